@@ -1,0 +1,3 @@
+from clipdraw.cli import main
+
+main()

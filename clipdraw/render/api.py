@@ -1,0 +1,47 @@
+"""One entry point for every rendering backend."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from torch import Tensor
+
+from clipdraw.scene import Scene
+
+__all__ = ["available_backends", "render"]
+
+
+def available_backends() -> list[str]:
+    """Names of the backends usable here: ``"torch"`` always, ``"diffvg"`` when pydiffvg imports."""
+    backends = ["torch"]
+    if importlib.util.find_spec("pydiffvg") is not None:
+        backends.append("diffvg")
+    return backends
+
+
+def render(scene: Scene, *, scale: float = 1.0, backend: str = "torch") -> Tensor:
+    """Rasterise every canvas of ``scene``, differentiably in all its floating-point fields.
+
+    Args:
+        scene: the canvases to draw; validated first (``ValueError`` names a bad field).
+        scale: pixels per SVG unit; ``4`` draws the same scene at four times the resolution.
+        backend: ``"torch"`` (pure PyTorch, default) or ``"diffvg"`` (needs pydiffvg).
+
+    Returns:
+        Straight-alpha sRGB RGBA images, the background composited underneath.
+
+    Shape:
+        - Output: :math:`(B, 4, H, W)` with ``H = round(height * scale)``, ``W = round(width * scale)``.
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    scene.validate()
+    if backend == "torch":
+        from clipdraw.render.rasterise import rasterise
+
+        return rasterise(scene, scale)
+    if backend == "diffvg":
+        from clipdraw.render.diffvg_backend import rasterise_diffvg
+
+        return rasterise_diffvg(scene, scale)
+    raise ValueError(f"unknown backend {backend!r}; choose from {available_backends()}")
