@@ -141,8 +141,9 @@ class Scene:
             try:
                 return tensor.expand(batch, paths, *trailing)
             except RuntimeError:
+                wanted = (batch, paths, *trailing)
                 raise ValueError(
-                    f"{name} must broadcast to {(batch, paths, *trailing)}, got {tuple(tensor.shape)}"
+                    f"{name} must broadcast to {wanted}, got {tuple(tensor.shape)}"
                 ) from None
 
         stroked = stroke_color is not None

@@ -31,7 +31,7 @@ def render(scene: Scene, *, scale: float = 1.0, backend: str = "torch") -> Tenso
         Straight-alpha sRGB RGBA images, the background composited underneath.
 
     Shape:
-        - Output: :math:`(B, 4, H, W)` with ``H = round(height * scale)``, ``W = round(width * scale)``.
+        - Output: :math:`(B, 4, H, W)`, ``H = round(height * scale)``, ``W = round(width * scale)``.
     """
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
