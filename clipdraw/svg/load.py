@@ -21,6 +21,7 @@ import io
 import json
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +107,22 @@ def read_svg_metadata(path: str | os.PathLike) -> dict[str, Any] | None:
     return None
 
 
+def _with_viewbox(data: bytes, root: ElementTree.Element) -> bytes:
+    """The document with ``viewBox="0 0 W H"`` added when it has a size but no viewBox: the same
+    drawing, and it spares svgelements 1.9's swapped percentage base (``height="100%"`` read
+    against the width) for documents without a viewBox."""
+    if root.get("viewBox") is not None:
+        return data
+    sizes = [se.Length(root.get(name, "")).value(ppi=96.0) for name in ("width", "height")]
+    if not all(isinstance(size, float) and size > 0 for size in sizes):
+        return data
+    match = re.search(rb"<(?:[A-Za-z_][\w.-]*:)?svg\b", data)
+    if match is None:
+        return data
+    box = f' viewBox="0 0 {sizes[0]!r} {sizes[1]!r}"'.encode()
+    return data[: match.end()] + box + data[match.end() :]
+
+
 def _paint_servers(root: ElementTree.Element) -> dict[str, str]:
     """Ids of gradients and patterns mapped to the name of what they are, for the warning."""
     kinds = {}
@@ -184,16 +201,32 @@ def _subpaths(path: se.Path) -> list[tuple[list[Point], bool]]:
     return result
 
 
-def _colour(color: Any, raw: Any, servers: dict[str, str], skipped: set[str]) -> Any:
+def _colour(color: Any, raw: Any, opacity: Any, servers: dict[str, str],
+            skipped: set[str]) -> Any:
     """The straight RGBA of a paint, or ``None`` for no paint; gradients and patterns are not
-    representable, so they count as skipped and paint nothing."""
+    representable, so they count as skipped and paint nothing. ``opacity`` is the raw
+    ``fill-opacity``/``stroke-opacity``, read here at full precision (svgelements keeps 8 bits)."""
     if isinstance(raw, str) and raw.strip().startswith("url("):
         target = raw.strip()[4:].split(")")[0].strip().strip("'\"").lstrip("#")
         skipped.add(servers.get(target, "gradients"))
         return None
     if color is None or getattr(color, "value", None) is None:
         return None
-    return (color.red / 255, color.green / 255, color.blue / 255, color.alpha / 255)
+    alpha = color.alpha / 255
+    if opacity is not None:  # svgelements replaced the colour's own alpha (rgba()) by it
+        own = se.Color(raw) if isinstance(raw, str) else None
+        alpha = (1.0 if own is None or own.value is None else own.alpha / 255) * _fraction(opacity)
+    return (color.red / 255, color.green / 255, color.blue / 255, alpha)
+
+
+def _fraction(raw: Any) -> float:
+    """An opacity value (``0.5`` or ``50%``) clamped to [0, 1]; unreadable values count as 1."""
+    text = str(raw).strip()
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        return 1.0
+    return min(1.0, max(0.0, value)) if math.isfinite(value) else 1.0
 
 
 def _style(element: se.Shape, width: float, opacity: float, servers: dict[str, str],
@@ -201,8 +234,9 @@ def _style(element: se.Shape, width: float, opacity: float, servers: dict[str, s
     """Paint of one shape in Scene terms, ``width`` its stroke width on the canvas; notes
     unrepresentable properties in ``skipped``."""
     values = element.values
-    fill = _colour(element.fill, values.get("fill"), servers, skipped)
-    stroke = _colour(element.stroke, values.get("stroke"), servers, skipped)
+    fill = _colour(element.fill, values.get("fill"), values.get("fill-opacity"), servers, skipped)
+    stroke = _colour(element.stroke, values.get("stroke"), values.get("stroke-opacity"), servers,
+                     skipped)
     if stroke is not None and width <= 0:
         stroke = None
     if stroke is not None:
@@ -223,13 +257,7 @@ def _style(element: se.Shape, width: float, opacity: float, servers: dict[str, s
 
 def _own_opacity(element: se.SVGElement) -> float:
     """The element's own ``opacity`` (attribute or style), clamped to [0, 1]."""
-    raw = element.values.get("attributes", {}).get("opacity", "1")
-    try:
-        text = str(raw).strip()
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        return 1.0
-    return min(1.0, max(0.0, value))
+    return _fraction(element.values.get("attributes", {}).get("opacity", "1"))
 
 
 def _effects(element: se.SVGElement, skipped: set[str]) -> None:
@@ -361,7 +389,8 @@ def load_svg(
     """
     data, root = _read_document(path)
     try:
-        document = se.SVG.parse(io.BytesIO(data), reify=False, ppi=96.0, on_error="ignore")
+        source = io.BytesIO(_with_viewbox(data, root))
+        document = se.SVG.parse(source, reify=False, ppi=96.0, on_error="ignore")
     except Exception as error:  # svgelements raises assorted errors on broken documents
         raise SvgImportError(f"cannot read SVG file {os.fspath(path)!r}: {error}") from error
     width, height, exact_width, exact_height = _canvas(document)
