@@ -1,11 +1,203 @@
-"""`clipdraw batch`: placeholder until its issue lands."""
+"""`clipdraw batch`: many prompts x seeds into one folder, resumable, batched, optionally on Ray."""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import click
+
+__all__ = ["command"]
+
+
+class _Bar:
+    """tqdm bar over drawings on stderr: done / total, drawings per minute, ETA."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.started = 0.0
+        self.drawn = 0
+
+    def start(self, total: int, done: int) -> None:
+        self.started = time.perf_counter()
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total,
+            initial=done,
+            unit="drawing",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
+        )
+        self.bar.set_postfix_str("0.0 drawings/min", refresh=True)
+
+    def advance(self, entry: Mapping[str, Any]) -> None:
+        self.drawn += 1
+        if self.bar is None:
+            return
+        minutes = max(time.perf_counter() - self.started, 1e-9) / 60
+        failed = " (failed)" if entry.get("status") != "ok" else ""
+        self.bar.set_postfix_str(f"{self.drawn / minutes:.1f} drawings/min{failed}", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _base_settings(options: Mapping[str, Any]) -> Any:
+    """DrawSettings holding the command-line options that every row starts from."""
+    from clipdraw.settings import DrawSettings
+
+    changes: dict[str, Any] = {}
+    if options["size"] is not None:
+        from clipdraw.batch.rows import parse_size
+
+        try:
+            changes.update(parse_size(options["size"]))
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--size") from None
+    for name in ("iterations", "paths", "shape", "pretrained", "num_augs", "seed"):
+        if options[name] is not None:
+            changes[name] = options[name]
+    if options["clip_weights"] is not None:
+        changes["clip_weights"] = str(options["clip_weights"])
+    if options["model"]:
+        changes["models"] = tuple(options["model"])
+    if options["negative"]:
+        changes["negatives"] = tuple(options["negative"])
+    try:
+        return DrawSettings().replace(**changes)
+    except (TypeError, ValueError) as error:
+        raise click.UsageError(str(error)) from None
 
 
 @click.command(name="batch")
-def command() -> None:
-    """Not available yet."""
-    raise click.UsageError("'clipdraw batch' is not implemented yet")
+@click.argument("prompts", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (drawings + manifest.jsonl); rerunning resumes.")
+@click.option("--seeds", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Drawings per prompt (seeds seed, seed+1, ...).")
+@click.option("-k", "--batch-size", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Drawings optimised together in one renderer call and CLIP forward.")
+@click.option("--best-of", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Draw N seeds per output and keep the most similar one.")
+@click.option("--judge-model", default=None, metavar="MODEL",
+              help="CLIP model that ranks --best-of candidates (default: the drawing's own).")
+@click.option("--judge-pretrained", default="openai", show_default=True, metavar="TAG",
+              help="Pretrained tag of --judge-model ('none': random weights).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+              metavar="[ADDRESS]",
+              help="Distribute over a Ray cluster (a local one when no address is given).")
+@click.option("--max-retries", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Retries of a failed Ray task.")
+@click.option("--iterations", type=click.IntRange(min=1), default=None,
+              help="Optimisation steps (rows may override).")
+@click.option("--paths", type=click.IntRange(min=1), default=None, help="Paths per drawing.")
+@click.option("--size", default=None, metavar="N|WxH", help="Canvas size in pixels.")
+@click.option("--shape", type=click.Choice(["strokes", "blobs"]), default=None,
+              help="Open strokes or closed filled blobs.")
+@click.option("-m", "--model", multiple=True, metavar="MODEL",
+              help="CLIP model(s) to optimise against (repeat for an ensemble).")
+@click.option("--pretrained", default=None, metavar="TAG", help="Pretrained tag of --model.")
+@click.option("--clip-weights", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Local CLIP checkpoint.")
+@click.option("--negative", multiple=True, metavar="TEXT", help="Negative prompt (repeatable).")
+@click.option("--num-augs", type=click.IntRange(min=1), default=None,
+              help="Augmented views per drawing and step.")
+@click.option("--seed", type=int, default=None, help="First seed for rows without one.")
+@click.option("--device", default=None, help="Torch device (default: the best available).")
+@click.option("--no-png", is_flag=True, help="Save SVG + JSON only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def command(
+    prompts: Path,
+    out_dir: Path,
+    seeds: int,
+    batch_size: int,
+    best_of: int,
+    judge_model: str | None,
+    judge_pretrained: str,
+    ray_address: str | None,
+    max_retries: int,
+    device: str | None,
+    no_png: bool,
+    quiet: bool,
+    **overrides: Any,
+) -> None:
+    """Draw every prompt of PROMPTS into --out, resumably.
+
+    PROMPTS is a text file (one prompt per line), or JSONL / CSV whose rows may set prompt,
+    negatives, seed, paths, iterations, size, shape, model or any other drawing setting.
+    Each drawing is saved as SLUG_seedN.svg/.png/.json; manifest.jsonl records its settings,
+    similarity, time and files. Rerunning skips drawings already complete; a bad row is
+    recorded in the manifest and the others go on. Exit status 1 when any drawing failed.
+
+    \b
+    Examples:
+      clipdraw batch prompts.txt --out drawings/ --seeds 4 --batch-size 8
+      clipdraw batch rows.csv --out best/ --best-of 4 --judge-model ViT-L-14
+      clipdraw batch prompts.txt --out drawings/ --ray auto
+    """
+    from clipdraw.batch.rows import read_rows
+    from clipdraw.batch.run import run_batch
+    from clipdraw.models import ModelLoadError, check_model_spec
+
+    base = _base_settings(overrides)
+    if judge_model is not None:
+        try:
+            check_model_spec(judge_model, judge_pretrained)
+        except ModelLoadError as error:
+            raise click.BadParameter(str(error), param_hint="--judge-model") from None
+    try:
+        rows = read_rows(prompts, base)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise click.BadParameter(str(error), param_hint="PROMPTS") from None
+    if not rows:
+        raise click.BadParameter("no prompts in the file", param_hint="PROMPTS")
+    executor = None
+    if ray_address is not None:
+        from clipdraw.batch.ray_backend import RayExecutor, import_ray
+
+        try:
+            import_ray()
+        except ImportError as error:
+            raise click.UsageError(str(error)) from None
+        address = None if ray_address == "local" else ray_address
+        executor = RayExecutor(address, max_retries=max_retries)
+    bar = _Bar(enabled=not quiet)
+    try:
+        summary = run_batch(
+            rows,
+            out_dir,
+            seeds=seeds,
+            batch_size=batch_size,
+            best_of=best_of,
+            judge_model=judge_model,
+            judge_pretrained=judge_pretrained,
+            device=device,
+            png=not no_png,
+            progress=bar,
+            executor=executor,
+        )
+    except KeyboardInterrupt:
+        bar.close()
+        click.echo("interrupted: rerun the same command to resume", err=True)
+        sys.exit(130)
+    finally:
+        bar.close()
+    click.echo(
+        f"{summary.ok} drawn, {summary.skipped} already done, {summary.failed} failed "
+        f"-> {out_dir / 'manifest.jsonl'}",
+        err=True,
+    )
+    if summary.failed:
+        sys.exit(1)

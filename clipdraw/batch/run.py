@@ -1,0 +1,454 @@
+"""Run many drawings: plan jobs, skip finished ones, draw compatible ones K at a time, save each.
+
+The flow is the same on one machine and on a Ray cluster; only the executor that turns a batch
+of settings into finished drawings differs:
+
+1. rows -> jobs (:func:`~clipdraw.batch.rows.expand_jobs`), minus jobs the manifest says are
+   complete (entry ``ok``, same settings, files present);
+2. the candidates of the remaining jobs are grouped by :func:`batch_key` (settings that must be
+   shared by one renderer call: canvas size, iterations, model, ...) and cut into batches of K;
+3. each batch goes to :func:`clipdraw.draw_batch`; if the batch fails, its drawings are retried
+   one by one so a single bad row costs only itself;
+4. as soon as a job's candidates are all drawn, the best one is written (SVG, PNG, JSON, each
+   atomically) and only then its manifest line, so an interrupted run redoes at most the
+   drawings in flight and never leaves a corrupt one behind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from clipdraw.batch.manifest import MANIFEST_NAME, Manifest, entry_is_complete, latest_entries
+from clipdraw.batch.rows import Job, Row, expand_jobs, row_from_mapping
+from clipdraw.drawing import Drawing
+from clipdraw.settings import DrawSettings
+
+__all__ = [
+    "BatchSummary",
+    "Drawn",
+    "Progress",
+    "batch_key",
+    "Judge",
+    "draw_candidates",
+    "local_executor",
+    "make_batches",
+    "pipeline_draw_fn",
+    "run_batch",
+]
+
+
+
+@dataclass
+class Drawn:
+    """One finished (or failed) candidate, on the CPU so it can cross processes (Ray).
+
+    Attributes:
+        settings: what it was drawn from, as given.
+        drawing: the pipeline's :class:`~clipdraw.drawing.Drawing`; ``None`` when it failed.
+        judge_similarity: similarity under the judge model, when there is one.
+        seconds: its share of the wall time of the batch that drew it.
+        error: why it failed; ``None`` when it succeeded.
+    """
+
+    settings: DrawSettings
+    drawing: Drawing | None = None
+    judge_similarity: float | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def similarity(self) -> float | None:
+        """Final CLIP similarity under the model(s) it was optimised against."""
+        return None if self.drawing is None else _as_float(self.drawing.similarity)
+
+    @property
+    def score(self) -> float:
+        """What best-of ranks by: the judge's similarity when there is one, else the drawer's."""
+        value = self.judge_similarity if self.judge_similarity is not None else self.similarity
+        return float("-inf") if value is None or value != value else float(value)
+
+
+class Progress(Protocol):
+    """Receives progress over drawings (jobs): a total first, then one call per finished job."""
+
+    def start(self, total: int, done: int) -> None: ...
+
+    def advance(self, entry: Mapping[str, Any]) -> None: ...
+
+
+DrawFn = Callable[[Sequence[DrawSettings]], Sequence[Any]]
+Work = Callable[[Sequence[DrawSettings]], list[Drawn]]
+Executor = Callable[[Sequence[Sequence[DrawSettings]], Work], Iterator[tuple[int, list[Drawn]]]]
+
+
+@dataclass
+class BatchSummary:
+    """What a run did: jobs planned, already complete, drawn now, and failed."""
+
+    total: int = 0
+    skipped: int = 0
+    ok: int = 0
+    failed: int = 0
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def batch_key(settings: DrawSettings) -> tuple:
+    """What drawings must share to be optimised in one batch (canvas size, iterations, models,
+    views: :meth:`DrawSettings.shared_fields`), plus the mode, so painterly drawings (no CLIP)
+    never wait on CLIP ones."""
+    resolved = settings.resolved()
+    shared = tuple(repr(getattr(resolved, name)) for name in DrawSettings.shared_fields())
+    return (resolved.uses_clip, *shared)
+
+
+def make_batches(jobs: Sequence[Job], batch_size: int) -> list[list[tuple[int, int]]]:
+    """Cut the candidates of ``jobs`` into batches of at most ``batch_size`` compatible ones.
+
+    Returns batches of ``(job index, candidate index)``. Jobs keep their order within a group,
+    so the candidates of one best-of job are drawn close together.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    groups: dict[tuple, list[tuple[int, int]]] = {}
+    for job_index, job in enumerate(jobs):
+        for candidate_index, settings in enumerate(job.candidates):
+            groups.setdefault(batch_key(settings), []).append((job_index, candidate_index))
+    return [
+        members[start : start + batch_size]
+        for members in groups.values()
+        for start in range(0, len(members), batch_size)
+    ]
+
+
+def _as_float(value: Any) -> float | None:
+    """A Python float from a number or a one-element tensor; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, Tensor):
+        return float(value.detach().float().reshape(-1)[-1].cpu())
+    return float(value)
+
+
+def _to_drawn(drawing: Drawing, settings: DrawSettings, seconds: float) -> Drawn:
+    """Wrap one pipeline drawing, moved to the CPU."""
+    scene = drawing.scene.detach().to("cpu")
+    moved = Drawing(scene[0] if scene.batch_size != 1 else scene, drawing.settings,
+                    dict(drawing.metrics))
+    return Drawn(settings=settings, drawing=moved, seconds=seconds)
+
+
+def pipeline_draw_fn(device: str | None = None) -> DrawFn:
+    """:func:`clipdraw.drawing.draw_batch` on ``device``, reusing loaded CLIP models across
+    calls (keyed by model specs, weights and device), so a run loads each model once."""
+    from clipdraw.drawing import draw_batch, load_models
+    from clipdraw.models import resolve_device
+
+    target = resolve_device(device or "auto")
+    cache: dict[tuple, list] = {}
+
+    def draw(settings: Sequence[DrawSettings]) -> Sequence[Drawing]:
+        first = settings[0].resolved()
+        key = (first.models, first.pretrained, first.clip_weights, first.uses_clip)
+        if key not in cache:
+            cache.clear()
+            cache[key] = load_models(first, target)
+        return draw_batch(list(settings), device=target, models=cache[key])
+
+    return draw
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def draw_candidates(
+    settings: Sequence[DrawSettings],
+    *,
+    draw_fn: DrawFn | None = None,
+    device: str | None = None,
+    judge: Callable[[Sequence[Tensor], Sequence[DrawSettings]], Sequence[float]] | None = None,
+) -> list[Drawn]:
+    """Draw ``settings`` in one batch; if the batch fails, draw them one by one so that only
+    the failing ones are lost. Judge the successes when ``judge`` is given.
+
+    KeyboardInterrupt is never caught: Ctrl-C stops the run with this batch unsaved.
+    """
+    drawer = draw_fn or pipeline_draw_fn(device)
+    settings = list(settings)
+    results: list[Drawn]
+    started = time.perf_counter()
+    try:
+        drawings = list(drawer(settings))
+        if len(drawings) != len(settings):
+            raise RuntimeError(f"draw_batch returned {len(drawings)} for {len(settings)} drawings")
+        share = (time.perf_counter() - started) / max(len(settings), 1)
+        results = [_to_drawn(d, s, share) for d, s in zip(drawings, settings)]
+    except Exception as error:  # noqa: BLE001 - isolate the bad drawing, report the rest
+        if len(settings) == 1:
+            results = [Drawn(settings=settings[0], error=_error_text(error))]
+        else:
+            results = [
+                draw_candidates([one], draw_fn=drawer)[0] for one in settings
+            ]
+    if judge is not None:
+        good = [r for r in results if r.error is None and r.drawing is not None]
+        if good:
+            try:
+                scores = judge([r.drawing.render() for r in good], [r.settings for r in good])
+            except Exception as error:  # noqa: BLE001 - a judge failure fails these drawings
+                for r in good:
+                    r.error = f"judge failed: {_error_text(error)}"
+            else:
+                for r, score in zip(good, scores):
+                    r.judge_similarity = None if score is None else float(score)
+    return results
+
+
+def local_executor(
+    batches: Sequence[Sequence[DrawSettings]], work: Work
+) -> Iterator[tuple[int, list[Drawn]]]:
+    """Draw batches one after another in this process."""
+    for index, batch in enumerate(batches):
+        yield index, work(batch)
+
+
+def _coerce_rows(rows: Sequence[Row] | Sequence[DrawSettings]) -> list[Row]:
+    """Accept rows, or bare settings (numbered from 1) for API callers."""
+    coerced = []
+    for number, row in enumerate(rows, start=1):
+        if isinstance(row, Row):
+            coerced.append(row)
+        elif isinstance(row, DrawSettings):
+            prompt = str(getattr(row, "prompt", "") or "")
+            coerced.append(Row(number=number, settings=row, prompt=prompt))
+        elif isinstance(row, Mapping):
+            coerced.append(row_from_mapping(number, row))
+        else:
+            raise TypeError(f"rows must be Row, DrawSettings or mappings, got {type(row)!r}")
+    return coerced
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _save_job(job: Job, drawn: list[Drawn], out_dir: Path, png: bool, extra: Mapping) -> dict:
+    """Write the best candidate's files (each atomically) and return the job's manifest entry."""
+    good = [d for d in drawn if d.error is None and d.drawing is not None]
+    base = {
+        "key": job.key,
+        "row": job.row,
+        "prompt": job.prompt,
+        "settings_hash": job.settings_hash,
+        "seconds": round(sum(d.seconds for d in drawn), 4),
+        **extra,
+    }
+    if len(drawn) > 1:
+        base["candidates"] = [
+            {"seed": int(d.settings.seed), "similarity": d.similarity,
+             "judge_similarity": d.judge_similarity, "error": d.error}
+            for d in drawn
+        ]
+    if not good:
+        errors = [d.error for d in drawn if d.error]
+        return {
+            **base,
+            "status": "error",
+            "seed": int(job.candidates[0].seed),
+            "settings": job.candidates[0].to_dict(),
+            "error": errors[0] if errors else "nothing was drawn",
+            "finished_at": _now(),
+        }
+    best = max(good, key=lambda d: d.score)
+    assert best.drawing is not None
+    metrics = dict(best.drawing.metrics)
+    if best.judge_similarity is not None:
+        metrics["judge_similarity"] = best.judge_similarity
+    drawing = Drawing(best.drawing.scene, best.drawing.settings, metrics)
+    stem = job.stem(int(best.settings.seed))
+    written = drawing.save(out_dir / f"{stem}.svg", png=png, json_file=True)
+    entry = {
+        **base,
+        "status": "ok",
+        "seed": int(best.settings.seed),
+        "settings": drawing.settings.to_dict(),
+        "similarity": best.similarity,
+        "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
+        "files": {kind: path.name for kind, path in written.items()},
+        "finished_at": _now(),
+    }
+    if best.judge_similarity is not None:
+        entry["judge_similarity"] = best.judge_similarity
+    return entry
+
+
+def run_batch(
+    rows: Sequence[Row] | Sequence[DrawSettings],
+    out_dir: str | os.PathLike,
+    *,
+    seeds: int = 1,
+    batch_size: int = 1,
+    best_of: int = 1,
+    judge_model: str | None = None,
+    judge_pretrained: str | None = "openai",
+    device: str | None = None,
+    png: bool = True,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+    draw_fn: DrawFn | None = None,
+) -> BatchSummary:
+    """Draw every row (``seeds`` times, each the best of ``best_of`` seeds) into ``out_dir``.
+
+    Args:
+        rows: rows from :func:`~clipdraw.batch.rows.read_rows`, or settings.
+        out_dir: output folder; holds the drawings and ``manifest.jsonl``.
+        seeds: outputs per row; output ``j`` starts at the row's seed ``+ j * best_of``.
+        batch_size: drawings optimised together in one :func:`clipdraw.draw_batch` call.
+        best_of: candidates per output; the one with the highest (judge) similarity is kept.
+        judge_model: CLIP model to rank best-of candidates with (e.g. one not optimised
+            against); ``None`` ranks by the drawing's own final similarity.
+        judge_pretrained: the judge's pretrained tag.
+        device: torch device for drawing and judging; the pipeline's default when ``None``.
+        png: also save a PNG of each drawing.
+        progress: receives the number of jobs, then each manifest entry as it is written.
+        executor: runs batches (default: here, one after another; see
+            :func:`clipdraw.batch.ray_backend.ray_executor`).
+        draw_fn: replaces :func:`clipdraw.draw_batch` (tests, custom pipelines).
+
+    Returns:
+        A :class:`BatchSummary`. Jobs already complete in the manifest are skipped; invalid rows
+        and failed drawings get an ``error`` entry and do not stop the others.
+    """
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(folder / MANIFEST_NAME)
+    jobs = expand_jobs(_coerce_rows(rows), seeds=seeds, best_of=best_of)
+    latest = latest_entries(manifest.read())
+    summary = BatchSummary(total=len(jobs))
+    todo: list[Job] = []
+    for job in jobs:
+        previous = latest.get(job.key)
+        if job.error is None and previous and entry_is_complete(
+            previous, folder, job.settings_hash
+        ):
+            summary.skipped += 1
+        else:
+            todo.append(job)
+    if progress is not None:
+        progress.start(summary.total, summary.skipped)
+
+    extra = {"batch_size": batch_size}
+    if judge_model:
+        extra["judge_model"] = judge_model
+
+    def record(entry: dict[str, Any]) -> None:
+        manifest.append(entry)
+        summary.entries.append(entry)
+        if entry["status"] == "ok":
+            summary.ok += 1
+        else:
+            summary.failed += 1
+        if progress is not None:
+            progress.advance(entry)
+
+    runnable = [job for job in todo if job.error is None]
+    for job in todo:
+        if job.error is not None:
+            record({"key": job.key, "row": job.row, "prompt": job.prompt, "status": "error",
+                    "error": job.error, "finished_at": _now(), **extra})
+
+    batches = make_batches(runnable, batch_size)
+    settings_batches = [[runnable[j].candidates[c] for j, c in batch] for batch in batches]
+    pending: dict[int, dict[int, Drawn]] = {}
+    work = _Work(draw_fn=draw_fn, device=device, judge_model=judge_model,
+                 judge_pretrained=judge_pretrained)
+    for batch_index, results in (executor or local_executor)(settings_batches, work):
+        for (job_index, candidate_index), drawn in zip(batches[batch_index], results):
+            done = pending.setdefault(job_index, {})
+            done[candidate_index] = drawn
+            job = runnable[job_index]
+            if len(done) == len(job.candidates):
+                ordered = [done[i] for i in range(len(job.candidates))]
+                del pending[job_index]
+                try:
+                    entry = _save_job(job, ordered, folder, png, extra)
+                except Exception as error:  # noqa: BLE001 - a save failure fails this job only
+                    entry = {"key": job.key, "row": job.row, "prompt": job.prompt,
+                             "status": "error", "error": f"saving failed: {_error_text(error)}",
+                             "finished_at": _now(), **extra}
+                record(entry)
+    return summary
+
+
+class Judge:
+    """Scores finished drawings against their prompts with a CLIP model of its own.
+
+    Used by best-of to rank candidates with a model that was not optimised against, which
+    rewards drawings that look like the prompt rather than ones that fool one model.
+
+    Args:
+        model: model spec for :func:`clipdraw.models.load_clip`.
+        pretrained: its pretrained tag (ignored for config files and hub specs).
+        device: where it runs (``None``: the best available).
+    """
+
+    def __init__(self, model: str, pretrained: str | None = "openai",
+                 device: str | None = None) -> None:
+        from clipdraw.models import load_clip
+
+        self.clip = load_clip(model, pretrained, device=device or "auto")
+
+    @torch.no_grad()
+    def __call__(
+        self, images: Sequence[Tensor], settings: Sequence[DrawSettings]
+    ) -> list[float | None]:
+        """Mean cosine similarity of each image (over white) to its own prompts; ``None`` for a
+        drawing without text prompts.
+
+        Shape:
+            - images: each :math:`(C, H, W)` straight RGB(A) in [0, 1], C = 3 or 4.
+        """
+        scores: list[float | None] = []
+        for image, setting in zip(images, settings):
+            if not setting.prompts:
+                scores.append(None)
+                continue
+            pixels = image.to(self.clip.device, torch.float32)[None]
+            if pixels.shape[1] == 4:
+                alpha = pixels[:, 3:]
+                pixels = pixels[:, :3] * alpha + (1 - alpha)
+            features = self.clip.encode_image(self.clip.preprocess(pixels))
+            texts = self.clip.encode_text(list(setting.prompts))
+            scores.append(float((features @ texts.T).mean()))
+        return scores
+
+
+@dataclass
+class _Work:
+    """Picklable batch worker: draws one batch (and judges it); sent to Ray workers as is."""
+
+    draw_fn: DrawFn | None = None
+    device: str | None = None
+    judge_model: str | None = None
+    judge_pretrained: str | None = "openai"
+    _judge: Judge | None = field(default=None, repr=False, compare=False)
+
+    def __call__(self, settings: Sequence[DrawSettings]) -> list[Drawn]:
+        if self.judge_model and self._judge is None:
+            self._judge = Judge(self.judge_model, self.judge_pretrained, self.device)
+        return draw_candidates(
+            settings, draw_fn=self.draw_fn, device=self.device, judge=self._judge
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Ship without the loaded judge: each Ray worker loads its own."""
+        return {**self.__dict__, "_judge": None}
