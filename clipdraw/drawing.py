@@ -1,0 +1,374 @@
+"""The drawing pipeline's entry points: :func:`draw`, :func:`draw_batch` and :class:`Drawing`.
+
+Example (with a real model this takes minutes on a CPU):
+
+>>> drawing = draw("a watercolor painting of a submarine", iterations=100)  # doctest: +SKIP
+>>> drawing.save("submarine.svg")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from clipdraw._version import __version__
+from clipdraw.initialise import append_paths, random_scene
+from clipdraw.io import atomic_path, atomic_write
+from clipdraw.io import save_png as _save_png
+from clipdraw.models import ClipModel, load_clip, resolve_device
+from clipdraw.objectives import build_objectives
+from clipdraw.optimise import Callback, Optimisation, StepInfo, over_white
+from clipdraw.render import render
+from clipdraw.scene import Scene
+from clipdraw.settings import DrawSettings
+
+__all__ = [
+    "DrawFailed",
+    "DrawInterrupted",
+    "Drawing",
+    "FrameSaver",
+    "ProgressBar",
+    "VideoRecorder",
+    "draw",
+    "draw_batch",
+    "load_models",
+]
+
+
+@dataclass
+class Drawing:
+    """A finished (or interrupted) drawing: its scene, the settings that made it and its figures.
+
+    Args:
+        scene: one canvas (B = 1), detached.
+        settings: the resolved settings.
+        metrics: ``similarity`` (CLIP, without augmentation), ``loss``, ``steps``, ``seconds``,
+            ``psnr`` for a pixel target, ``interrupted`` when the run stopped early.
+    """
+
+    scene: Scene
+    settings: DrawSettings
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def similarity(self) -> float | None:
+        return self.metrics.get("similarity")
+
+    def render(self, scale: float = 1.0) -> Tensor:
+        """Straight-alpha RGBA image, shape :math:`(4, H \\cdot scale, W \\cdot scale)`."""
+        with torch.no_grad():
+            return render(self.scene, scale=scale)[0]
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-ready facts that reproduce the drawing (stored in the SVG and the JSON file)."""
+        metrics = {k: v for k, v in self.metrics.items()
+                   if not (isinstance(v, float) and not math.isfinite(v))}
+        return {"clipdraw_version": __version__, "settings": self.settings.to_dict(),
+                "metrics": metrics}
+
+    def save_svg(self, path: str | os.PathLike) -> None:
+        """Write the SVG (atomically) with :meth:`metadata` in its ``<metadata>``."""
+        from clipdraw.svg import save_svg
+
+        save_svg(self.scene, path, metadata=self.metadata())
+
+    def save_png(self, path: str | os.PathLike, scale: float = 1.0) -> None:
+        """Render at ``scale`` and write a PNG (atomically)."""
+        _save_png(self.render(scale), path)
+
+    def save_json(self, path: str | os.PathLike) -> None:
+        """Write :meth:`metadata` as JSON (atomically)."""
+        atomic_write(path, json.dumps(self.metadata(), indent=2, sort_keys=True) + "\n")
+
+    def save(
+        self,
+        svg: str | os.PathLike,
+        *,
+        png: str | os.PathLike | bool = True,
+        png_scale: float = 1.0,
+        json_file: str | os.PathLike | bool = True,
+    ) -> dict[str, Path]:
+        """Write the SVG, a PNG (``True``: beside it) and a JSON file (``True``: beside it).
+
+        Returns the paths written, by kind (``"svg"``, ``"png"``, ``"json"``).
+        """
+        svg = Path(svg)
+        written = {"svg": svg}
+        if png:
+            written["png"] = svg.with_suffix(".png") if png is True else Path(png)
+        if json_file:
+            written["json"] = svg.with_suffix(".json") if json_file is True else Path(json_file)
+        self.save_svg(svg)
+        if "png" in written:
+            self.save_png(written["png"], png_scale)
+        if "json" in written:
+            self.save_json(written["json"])
+        return written
+
+
+class DrawInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`draw_batch`; ``drawings`` holds the drawings as they were."""
+
+    def __init__(self, drawings: list[Drawing]) -> None:
+        super().__init__("interrupted")
+        self.drawings = drawings
+
+
+class DrawFailed(RuntimeError):
+    """An error during the optimisation; ``drawings`` holds the drawings as they were and
+    ``__cause__`` the error."""
+
+    def __init__(self, message: str, drawings: list[Drawing]) -> None:
+        super().__init__(message)
+        self.drawings = drawings
+
+
+def load_models(settings: DrawSettings, device: str | torch.device = "auto") -> list[ClipModel]:
+    """The CLIP ensemble ``settings`` asks for (empty when no objective needs CLIP)."""
+    if not settings.uses_clip:
+        return []
+    return [load_clip(spec, settings.pretrained, settings.clip_weights, resolve_device(device))
+            for spec in settings.models]
+
+
+def _take_paths(scene: Scene, count: int) -> Scene:
+    """The first ``count`` paths of every canvas (drops batch padding)."""
+    if count == scene.num_paths:
+        return scene
+    fields = {f.name: getattr(scene, f.name) for f in dataclasses.fields(scene)
+              if isinstance(getattr(scene, f.name), Tensor) and f.name != "background"}
+    return scene.replace(**{name: value[:, :count] for name, value in fields.items()})
+
+
+def _initial_scene(
+    settings: DrawSettings, generator: torch.Generator, device: torch.device, dtype: torch.dtype
+) -> tuple[Scene, Tensor]:
+    """A drawing's starting scene (B = 1) and which of its paths are trainable, shape (1, N)."""
+    scene = random_scene(settings, generator, device=device, dtype=dtype)
+    trainable = torch.ones(1, scene.num_paths, dtype=torch.bool, device=device)
+    if settings.init_svg is None:
+        return scene, trainable
+    from clipdraw.svg import load_svg
+
+    imported = load_svg(settings.init_svg, device=device, dtype=dtype)
+    if (imported.width, imported.height) != (settings.width, settings.height):
+        factor = torch.tensor([settings.width / imported.width, settings.height / imported.height],
+                              device=device, dtype=dtype)
+        imported = imported.replace(
+            points=imported.points * factor,
+            stroke_width=imported.stroke_width * factor.mean(),
+            width=settings.width, height=settings.height,
+        )
+    imported = imported.replace(background=scene.background)
+    kept = torch.full((1, imported.num_paths), not settings.freeze_init, device=device)
+    return append_paths(imported, scene), torch.cat([kept, trainable], dim=1)
+
+
+def draw_batch(
+    settings: Sequence[DrawSettings],
+    *,
+    device: str | torch.device = "auto",
+    dtype: torch.dtype = torch.float32,
+    models: Sequence[ClipModel] | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = False,
+) -> list[Drawing]:
+    """Optimise several drawings together (one render, one CLIP forward per model and step).
+
+    Drawings must share canvas size, iterations, views and models; each keeps its own seed,
+    learning rates, clamps and objectives, and comes out as it would alone (up to float
+    rounding). ``models`` reuses loaded models (else they are loaded from the settings).
+
+    Raises:
+        ValueError: bad settings (before any model is loaded).
+        ModelLoadError: the CLIP model cannot be had.
+        DrawInterrupted: Ctrl-C; ``.drawings`` holds the latest drawings.
+        DrawFailed: another error mid-run; ``.drawings`` holds the latest drawings.
+    """
+    if not settings:
+        raise ValueError("draw_batch needs at least one DrawSettings")
+    resolved = [s.validate().resolved() for s in settings]
+    objectives = [build_objectives(s) for s in resolved]
+    device = resolve_device(device)
+    if models is None:
+        models = load_models(resolved[0], device)
+    generators = [torch.Generator().manual_seed(int(s.seed)) for s in resolved]
+    starts = [_initial_scene(s, g, device, dtype) for s, g in zip(resolved, generators)]
+    counts = [scene.num_paths for scene, _ in starts]
+    scene = Scene.concat([scene for scene, _ in starts])
+    trainable = torch.zeros(len(starts), scene.num_paths, dtype=torch.bool, device=device)
+    for b, (_, mask) in enumerate(starts):
+        trainable[b, : mask.shape[1]] = mask[0]
+    optimisation = Optimisation(scene, resolved, objectives, models, generators,
+                                trainable=trainable)
+    bar = ProgressBar(optimisation.iterations) if progress else None
+    start = time.perf_counter()
+
+    def drawings(error: BaseException | None = None) -> list[Drawing]:
+        current = optimisation.scene(detach=True)
+        try:
+            metrics = optimisation.evaluate()
+        except Exception:  # a broken model must not stop us from saving the drawing
+            metrics = [{} for _ in resolved]
+        out = []
+        for b, s in enumerate(resolved):
+            figures: dict[str, Any] = {"loss": optimisation.losses[b],
+                                       "steps": optimisation.step_count,
+                                       "seconds": round(time.perf_counter() - start, 3),
+                                       **metrics[b]}
+            if error is not None:
+                figures["interrupted"] = type(error).__name__
+            out.append(Drawing(_take_paths(current[b], counts[b]), s, figures))
+        return out
+
+    try:
+        optimisation.run([*callbacks, *([bar] if bar else [])])
+    except KeyboardInterrupt as error:
+        raise DrawInterrupted(drawings(error)) from error
+    except Exception as error:
+        raise DrawFailed(f"drawing stopped at step {optimisation.step_count}: {error}",
+                         drawings(error)) from error
+    finally:
+        if bar is not None:
+            bar.close()
+    return drawings()
+
+
+def draw(
+    prompt: str | Sequence[str] | None = None,
+    *,
+    settings: DrawSettings | None = None,
+    device: str | torch.device = "auto",
+    dtype: torch.dtype = torch.float32,
+    models: Sequence[ClipModel] | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = False,
+    **options: Any,
+) -> Drawing:
+    """Draw one prompt (or several) as editable vector strokes.
+
+    Args:
+        prompt: the text prompt(s); may be omitted with ``image_prompt`` or ``target``.
+        settings: base settings (default: CLIPDraw's recipe).
+        device, dtype: where and in what precision the drawing is optimised.
+        models: already loaded CLIP models to reuse.
+        callbacks: called with a :class:`~clipdraw.optimise.StepInfo` after every step.
+        progress: show a progress bar on stderr.
+        **options: any :class:`~clipdraw.settings.DrawSettings` field (``iterations=100``,
+            ``seed=3``, ``models=("ViT-B-16",)``, ...).
+
+    Example:
+        >>> drawing = draw("a red apple", iterations=200, seed=1)  # doctest: +SKIP
+        >>> drawing.save("apple.svg", png_scale=4)  # doctest: +SKIP
+    """
+    base = settings or DrawSettings()
+    if prompt is not None:
+        options["prompts"] = (prompt,) if isinstance(prompt, str) else tuple(prompt)
+    if "model" in options:
+        model = options.pop("model")
+        options["models"] = (model,) if isinstance(model, str) else tuple(model)
+    return draw_batch([base.replace(**options)], device=device, dtype=dtype, models=models,
+                      callbacks=callbacks, progress=progress)[0]
+
+
+# -- callbacks ---------------------------------------------------------------------------------
+class ProgressBar:
+    """A tqdm bar on stderr showing the mean loss, CLIP similarity and iterations per second."""
+
+    def __init__(self, iterations: int, *, disable: bool = False, desc: str = "drawing") -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=iterations, desc=desc, disable=disable, unit="it", leave=True,
+                        dynamic_ncols=True)
+
+    def __call__(self, info: StepInfo) -> None:
+        postfix = {"loss": f"{sum(info.losses) / len(info.losses):.4f}"}
+        sims = [s for s in info.similarities if s is not None]
+        if sims:
+            postfix["sim"] = f"{sum(sims) / len(sims):.4f}"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(info.step - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _current_drawing(info: StepInfo, index: int) -> Drawing:
+    optimisation = info.optimisation
+    scene = optimisation.scene(detach=True)[index]
+    figures = {"loss": info.losses[index], "steps": info.step}
+    if info.similarities[index] is not None:
+        figures["similarity"] = info.similarities[index]
+    return Drawing(scene, optimisation.settings[index], figures)
+
+
+class FrameSaver:
+    """Every ``every`` steps, write drawing ``index`` as ``{prefix}{step:05d}.svg`` and ``.png``."""
+
+    def __init__(self, every: int, prefix: str | os.PathLike, *, index: int = 0,
+                 png_scale: float = 1.0) -> None:
+        if every <= 0:
+            raise ValueError("every must be positive")
+        self.every, self.prefix, self.index, self.png_scale = every, str(prefix), index, png_scale
+
+    def __call__(self, info: StepInfo) -> None:
+        if info.step % self.every and info.step != info.iterations:
+            return
+        drawing = _current_drawing(info, self.index)
+        stem = f"{self.prefix}{info.step:05d}"
+        drawing.save(stem + ".svg", png=stem + ".png", png_scale=self.png_scale, json_file=False)
+
+
+class VideoRecorder:
+    """Every ``every`` steps, add drawing ``index`` as a frame of an MP4 or GIF (imageio).
+
+    The file appears (atomically) when :meth:`close` is called; call it in a ``finally``.
+    """
+
+    def __init__(self, path: str | os.PathLike, every: int = 10, *, index: int = 0,
+                 fps: int = 20) -> None:
+        import imageio.v2 as imageio
+
+        if every <= 0:
+            raise ValueError("every must be positive")
+        self.every, self.index = every, index
+        self._target = atomic_path(path)
+        temporary = self._target.__enter__()
+        kwargs: dict[str, Any] = {"fps": fps}
+        if temporary.suffix.lower() == ".gif":
+            kwargs = {"duration": 1000 / fps, "loop": 0}
+        else:
+            kwargs["macro_block_size"] = 2
+        self.writer = imageio.get_writer(temporary, **kwargs)
+        self.frames = 0
+
+    def __call__(self, info: StepInfo) -> None:
+        if info.step % self.every and info.step != info.iterations:
+            return
+        image = _current_drawing(info, self.index).render()
+        pixels = over_white(image[None])[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5
+        self.writer.append_data(pixels.clip(0, 255).astype("uint8"))
+        self.frames += 1
+
+    def close(self) -> None:
+        """Finish the file (written only if it has frames)."""
+        self.writer.close()
+        if self.frames:
+            self._target.__exit__(None, None, None)
+        else:
+            error = RuntimeError("no frames")
+            try:
+                self._target.__exit__(RuntimeError, error, None)
+            except RuntimeError:
+                pass
+

@@ -1,0 +1,277 @@
+"""The optimisation loop, batch-native: B drawings are rendered together, seen by CLIP together
+(one forward over B x views images per model) and stepped together, each with its own learning
+rates, schedule, clamps, random generator and loss (losses are summed, so gradients never mix).
+
+Each step:
+
+1. build the scene from the parameters and render it (one call for all B canvases);
+2. per model: sample each drawing's views from its own generator, warp all of them in one
+   kornia call (:mod:`clipdraw.augment`) and encode them in one CLIP forward;
+3. per drawing: add up its objectives; backpropagate the sum;
+4. Adam step (one parameter group per drawing and kind: points, widths, stroke and fill
+   colours), then clamp widths to ``[min_width, max_width]`` and colours to ``[0, 1]``;
+5. call the callbacks with a :class:`StepInfo`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from clipdraw.augment import augment, sample_views
+from clipdraw.models import ClipModel
+from clipdraw.objectives import Objective, StepInputs
+from clipdraw.render import render
+from clipdraw.scene import Scene
+from clipdraw.settings import REFERENCE_SIZE, DrawSettings
+
+__all__ = ["Callback", "Optimisation", "StepInfo", "over_white", "point_lr_at"]
+
+_KINDS = ("points", "stroke_width", "stroke_color", "fill_color")
+
+
+def point_lr_at(settings: DrawSettings, step: int) -> float:
+    """Point learning rate (SVG units) at 0-based ``step``: ``point_lr`` scaled by
+    ``mean(W, H) / 224``, replaced by each schedule entry from ``int(fraction * iterations)``."""
+    s = settings.resolved()
+    scale = (s.width + s.height) / (2 * REFERENCE_SIZE)
+    lr = s.point_lr
+    for fraction, value in sorted(s.point_lr_schedule):
+        if step >= int(fraction * s.iterations):
+            lr = value
+    return lr * scale
+
+
+@dataclass
+class StepInfo:
+    """What callbacks see after each step.
+
+    Args:
+        step: steps done so far (1 after the first).
+        iterations: steps planned.
+        losses: per drawing, the loss of this step.
+        similarities: per drawing, the mean CLIP similarity of its views to its prompts
+            (``None`` without prompts).
+        elapsed: seconds since the loop started.
+        optimisation: the running loop (``optimisation.scene()`` is the current drawing).
+    """
+
+    step: int
+    iterations: int
+    losses: list[float]
+    similarities: list[float | None]
+    elapsed: float
+    optimisation: Optimisation
+
+
+Callback = Callable[[StepInfo], None]
+
+
+def over_white(images: Tensor) -> Tensor:
+    """RGB of straight-alpha RGBA images composited over white.
+
+    Shape:
+        - images: :math:`(B, 4, H, W)`
+        - Output: :math:`(B, 3, H, W)`
+    """
+    alpha = images[:, 3:]
+    return images[:, :3] * alpha + (1 - alpha)
+
+
+class Optimisation:
+    """The state of B drawings being optimised together.
+
+    Args:
+        scene: the starting scene, B canvases of one size.
+        settings: per drawing, resolved settings (sharing iterations, models and views).
+        objectives: per drawing, its objectives (prepared here).
+        models: the CLIP ensemble (may be empty when no objective uses CLIP).
+        generators: per drawing, its own random generator (for the augmentations).
+        trainable: which paths are optimised (``False``: kept as they are).
+
+    Shape:
+        - trainable: :math:`(B, N)` bool.
+    """
+
+    def __init__(
+        self,
+        scene: Scene,
+        settings: Sequence[DrawSettings],
+        objectives: Sequence[Sequence[Objective]],
+        models: Sequence[ClipModel],
+        generators: Sequence[torch.Generator],
+        *,
+        trainable: Tensor | None = None,
+    ) -> None:
+        batch = scene.batch_size
+        if not len(settings) == len(objectives) == len(generators) == batch:
+            raise ValueError("need one settings, objective list and generator per canvas")
+        self.settings = [s.resolved() for s in settings]
+        first = self.settings[0]
+        for s in self.settings[1:]:
+            for name in DrawSettings.shared_fields():
+                if getattr(s, name) != getattr(first, name):
+                    raise ValueError(f"drawings optimised together must share {name}")
+        self.iterations = first.iterations
+        self.objectives = [list(o) for o in objectives]
+        self.models = list(models)
+        self.generators = list(generators)
+        self.step_count = 0
+        self.losses: list[float] = [math.nan] * batch
+        self.similarities: list[float | None] = [None] * batch
+        self.uses_clip = any(o.uses_clip for objs in self.objectives for o in objs)
+        if self.uses_clip and not self.models:
+            raise ValueError("these objectives need a CLIP model")
+        dtype = scene.points.dtype
+        for objs in self.objectives:
+            for objective in objs:
+                objective.prepare(self.models, (scene.height, scene.width), scene.device, dtype)
+        self.base = scene.detach()
+        self.trainable = (
+            torch.ones(batch, scene.num_paths, dtype=torch.bool, device=scene.device)
+            if trainable is None else trainable.to(scene.device)
+        )
+        self.params = {
+            kind: [getattr(scene, kind)[b].detach().clone().requires_grad_(True)
+                   for b in range(batch)]
+            for kind in _KINDS
+        }
+        groups = []
+        for b, s in enumerate(self.settings):
+            rates = {"points": point_lr_at(s, 0), "stroke_width": s.width_lr,
+                     "stroke_color": s.color_lr, "fill_color": s.color_lr}
+            groups += [{"params": [self.params[k][b]], "lr": rates[k], "kind": k, "drawing": b}
+                       for k in _KINDS]
+        self.optimiser = torch.optim.Adam(groups)
+
+    # -- pieces of a step (public so scripts/bench_pipeline.py can time them) --------------------
+    def scene(self, *, detach: bool = False) -> Scene:
+        """The current drawing (clamped, so always valid)."""
+        fields = {k: torch.stack(self.params[k]) for k in _KINDS}
+        width = fields["stroke_width"]
+        low = torch.tensor([s.min_width for s in self.settings], device=width.device,
+                           dtype=width.dtype)[:, None]
+        high = torch.tensor([s.max_width for s in self.settings], device=width.device,
+                            dtype=width.dtype)[:, None]
+        if detach:
+            fields = {k: v.detach() for k, v in fields.items()}
+            fields["stroke_width"] = torch.where(
+                self.trainable, fields["stroke_width"].clamp(low, high), fields["stroke_width"]
+            )
+            fields["stroke_color"] = fields["stroke_color"].clamp(0, 1)
+            fields["fill_color"] = fields["fill_color"].clamp(0, 1)
+        return self.base.replace(**fields)
+
+    def render(self, scene: Scene) -> Tensor:
+        """RGB canvases over white, shape :math:`(B, 3, H, W)`."""
+        return over_white(render(scene))
+
+    def views(self, model: ClipModel) -> Tensor:
+        """This step's views for ``model``, each drawing's from its own generator.
+
+        Shape:
+            - Output: :math:`(B \\cdot A, 3, 3)`
+        """
+        return torch.cat([
+            sample_views(g, s.num_augs, s.height, s.width, model.image_size,
+                         distortion=s.distortion, crop_scale=s.crop_scale)
+            for g, s in zip(self.generators, self.settings)
+        ])
+
+    def augment(self, canvas: Tensor, model: ClipModel, views: Tensor) -> Tensor:
+        """Augmented, normalised views of every canvas, shape :math:`(B \\cdot A, 3, h, w)`."""
+        return augment(canvas, views, model.image_size, model.mean, model.std)
+
+    def features(self, canvas: Tensor) -> list[Tensor]:
+        """Per model, CLIP features of every drawing's views, each :math:`(B, A, D_m)`."""
+        if not self.uses_clip:
+            return []
+        batch = canvas.shape[0]
+        out = []
+        for model in self.models:
+            views = self.augment(canvas, model, self.views(model))
+            out.append(model.encode_image(views).view(batch, views.shape[0] // batch, -1))
+        return out
+
+    def loss(self, canvas: Tensor, features: Sequence[Tensor]) -> tuple[Tensor, list[float],
+                                                                          list[float | None]]:
+        """Sum of the per-drawing losses, and per drawing its loss and similarity."""
+        total = canvas.new_zeros(())
+        losses, sims = [], []
+        for b, objs in enumerate(self.objectives):
+            inputs = StepInputs(canvas[b], [f[b] for f in features])
+            loss = sum((o.loss(inputs) for o in objs), canvas.new_zeros(()))
+            total = total + loss
+            losses.append(float(loss.detach()))
+            scores = [o.similarity(inputs) for o in objs if o.reports_similarity]
+            sims.append(float(torch.stack(scores).mean()) if scores else None)
+        return total, losses, sims
+
+    def apply_step(self) -> None:
+        """Schedule the point learning rates, mask frozen paths, Adam step, clamp."""
+        for group in self.optimiser.param_groups:
+            b = group["drawing"]
+            param = group["params"][0]
+            if group["kind"] == "points":
+                group["lr"] = point_lr_at(self.settings[b], self.step_count)
+            if param.grad is not None:
+                frozen = ~self.trainable[b]
+                param.grad[frozen] = 0
+        self.optimiser.step()
+        with torch.no_grad():
+            for b, s in enumerate(self.settings):
+                width = self.params["stroke_width"][b]
+                mask = self.trainable[b]
+                width[mask] = width[mask].clamp(s.min_width, s.max_width)
+                self.params["stroke_color"][b].clamp_(0, 1)
+                self.params["fill_color"][b].clamp_(0, 1)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def step(self) -> None:
+        """One optimisation step over all drawings."""
+        self.optimiser.zero_grad(set_to_none=True)
+        canvas = self.render(self.scene())
+        total, self.losses, self.similarities = self.loss(canvas, self.features(canvas))
+        total.backward()
+        self.apply_step()
+        self.step_count += 1
+
+    def run(self, callbacks: Sequence[Callback] = ()) -> None:
+        """Step until ``iterations`` are done, calling ``callbacks`` after each step.
+
+        An exception (``KeyboardInterrupt`` included) propagates; :meth:`scene` then still holds
+        the drawing after the last completed step.
+        """
+        start = time.perf_counter()
+        while self.step_count < self.iterations:
+            self.step()
+            info = StepInfo(self.step_count, self.iterations, list(self.losses),
+                            list(self.similarities), time.perf_counter() - start, self)
+            for callback in callbacks:
+                callback(info)
+
+    @torch.no_grad()
+    def evaluate(self) -> list[dict[str, float]]:
+        """Per drawing, metrics of the current drawing without augmentation: its CLIP
+        ``similarity`` (canvas resized to each model's input) and each objective's metrics."""
+        scene = self.scene(detach=True)
+        canvas = self.render(scene)
+        features = [m.encode_image(m.preprocess(canvas))[:, None] for m in self.models] \
+            if self.uses_clip else []
+        results = []
+        for b, objs in enumerate(self.objectives):
+            inputs = StepInputs(canvas[b], [f[b] for f in features])
+            metrics: dict[str, float] = {}
+            scores = [o.similarity(inputs) for o in objs if o.reports_similarity]
+            if scores:
+                metrics["similarity"] = float(torch.stack(scores).mean())
+            for o in objs:
+                metrics.update(o.metrics(inputs))
+            results.append(metrics)
+        return results
+
