@@ -16,7 +16,7 @@ from typing import Any
 from clipdraw.batch.run import Drawn, Work
 from clipdraw.settings import DrawSettings
 
-__all__ = ["RayExecutor", "import_ray"]
+__all__ = ["RayExecutor", "import_ray", "task_options"]
 
 _INSTALL_HINT = "the --ray backend needs Ray: pip install 'clipdraw[ray]'"
 
@@ -33,6 +33,14 @@ def import_ray() -> Any:
 def _run_work(work: Work, settings: Sequence[DrawSettings]) -> list[Drawn]:
     """Ray task body: draw one batch on the worker."""
     return work(settings)
+
+
+def task_options(resources: Mapping[str, float], max_retries: int) -> dict[str, Any]:
+    """Ray task options: one GPU per batch when the cluster has GPUs (else one CPU), retried
+    after crashes and exceptions."""
+    gpu = float(resources.get("GPU", 0)) >= 1
+    return {"num_cpus": 1, "num_gpus": 1 if gpu else 0, "max_retries": max_retries,
+            "retry_exceptions": True}
 
 
 def _package_root() -> str:
@@ -92,15 +100,10 @@ class RayExecutor:
         started = self._connect(ray)
         try:
             resources = ray.cluster_resources()
-            gpus = float(resources.get("GPU", 0))
-            task = ray.remote(
-                num_cpus=1,
-                num_gpus=1 if gpus >= 1 else 0,
-                max_retries=self.max_retries,
-                retry_exceptions=True,
-            )(_run_work)
-            slots = int(gpus) if gpus >= 1 else int(resources.get("CPU", 1))
-            limit = self.max_in_flight or max(2 * slots, 1)
+            options = task_options(resources, self.max_retries)
+            task = ray.remote(**options)(_run_work)
+            slots = resources.get("GPU", 0) if options["num_gpus"] else resources.get("CPU", 1)
+            limit = self.max_in_flight or max(2 * int(slots), 1)
             work_ref = ray.put(work)
             queue = list(enumerate(batches))
             in_flight: dict[Any, int] = {}

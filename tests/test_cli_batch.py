@@ -1,0 +1,105 @@
+"""`clipdraw batch` on the command line: runs, resumes, reports bad rows, rejects mistakes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from clipdraw.batch.manifest import read_manifest
+from clipdraw.cli import cli
+
+TINY_CLIP = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16,
+                   "patch_size": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
+                 "layers": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> list[str]:
+    """Options for tiny, fast drawings with a random tiny CLIP."""
+    path = tmp_path_factory.mktemp("model") / "tiny-clip.json"
+    path.write_text(json.dumps(TINY_CLIP))
+    return ["--model", str(path), "--pretrained", "none", "--size", "32", "--paths", "3",
+            "--iterations", "2", "--num-augs", "2", "--device", "cpu"]
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, ["batch", *args], catch_exceptions=False)
+
+
+def test_batch_draws_every_prompt_and_seed_then_resumes(tmp_path, small):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red cat\na blue dog\n")
+    out = tmp_path / "out"
+    result = _run(str(prompts), "--out", str(out), "--seeds", "2", "-k", "2", *small)
+    assert result.exit_code == 0, result.output
+    assert "4 drawn" in result.stderr and "drawings/min" in result.stderr
+    entries = read_manifest(out / "manifest.jsonl")
+    assert sorted(e["key"] for e in entries) == [
+        "a-blue-dog_seed0", "a-blue-dog_seed1", "a-red-cat_seed0", "a-red-cat_seed1"]
+    assert (out / "a-red-cat_seed1.svg").is_file() and (out / "a-red-cat_seed1.png").is_file()
+    again = _run(str(prompts), "--out", str(out), "--seeds", "2", "-k", "2", "-q", *small)
+    assert again.exit_code == 0
+    assert "0 drawn, 4 already done" in again.stderr
+    assert len(read_manifest(out / "manifest.jsonl")) == 4
+
+
+def test_bad_row_is_recorded_and_exit_status_is_1(tmp_path, small):
+    prompts = tmp_path / "rows.csv"
+    prompts.write_text("prompt,iterations,shape\na cat,,\na dog,,stars\n")
+    result = _run(str(prompts), "--out", str(tmp_path / "out"), "--no-png", "-q", *small)
+    assert result.exit_code == 1
+    assert "1 drawn, 0 already done, 1 failed" in result.stderr
+    entries = {e["key"]: e for e in read_manifest(tmp_path / "out" / "manifest.jsonl")}
+    assert entries["a-dog_row3"]["status"] == "error" and "shape" in entries["a-dog_row3"]["error"]
+    assert set(entries["a-cat_seed0"]["files"]) == {"svg", "json"}
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        ("a cat\n", ["--batch-size", "0"], "batch-size"),
+        ("a cat\n", ["--judge-model", "no-such-model"], "judge-model"),
+        ("a cat\n", ["--size", "big"], "size"),
+        ("", [], "no prompts"),
+        ("seed\n1\n", [], "prompt"),
+    ],
+)
+def test_user_mistakes_are_usage_errors(tmp_path, content, extra, message):
+    prompts = tmp_path / ("p.csv" if content.startswith("seed") else "p.txt")
+    prompts.write_text(content)
+    result = _run(str(prompts), "--out", str(tmp_path / "out"), *extra)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_missing_prompts_file_is_a_usage_error(tmp_path):
+    result = _run(str(tmp_path / "nope.txt"), "--out", str(tmp_path))
+    assert result.exit_code == 2
+
+
+def test_ray_option_runs_on_a_local_cluster(tmp_path, small, monkeypatch):
+    calls = {}
+
+    class FakeExecutor:
+        def __init__(self, address, max_retries):
+            calls.update(address=address, max_retries=max_retries)
+
+        def __call__(self, batches, work):
+            for index, batch in enumerate(batches):
+                yield index, work(batch)
+
+    monkeypatch.setattr("clipdraw.batch.ray_backend.RayExecutor", FakeExecutor)
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a cat\n")
+    result = _run(str(prompts), "--out", str(tmp_path / "out"), "-q", *small, "--ray")
+    assert result.exit_code == 0, result.stderr
+    assert calls == {"address": None, "max_retries": 3}
+    result = _run(str(prompts), "--out", str(tmp_path / "o2"), "-q", *small,
+                  "--ray", "auto", "--max-retries", "1")
+    assert calls == {"address": "auto", "max_retries": 1}
