@@ -20,7 +20,7 @@ from clipdraw.svg import SvgImportError, load_svg, scene_to_svg
 
 DATA = Path(__file__).parent / "data" / "svg"
 FIXTURES = ["path_commands.svg", "shapes.svg", "transforms.svg", "colours.svg",
-            "inkscape_mm.svg"]
+            "inkscape_mm.svg", "structure.svg"]
 
 
 def write_svg(tmp_path: Path, body: str, attrs: str = 'width="100" height="100"') -> Path:
@@ -210,6 +210,56 @@ def test_use_elements_are_drawn_where_they_are_used(tmp_path):
     scene = load_quietly(write_svg(tmp_path, body))
     assert scene.num_paths == 1
     assert scene.points[0, 0, 0].tolist() == [20.0, 30.0]
+
+
+def test_nested_viewport_is_placed_at_its_x_and_y(tmp_path):
+    body = ('<svg x="50" y="30" width="40" height="40" viewBox="0 0 4 4">'
+            '<rect x="1" width="2" height="2"/></svg>')
+    scene = load_quietly(write_svg(tmp_path, body))
+    torch.testing.assert_close(scene.points[0, 0, 0], torch.tensor([60.0, 30.0]))
+
+
+def test_style_sheet_classes_and_ids_are_applied():
+    scene = load_quietly(DATA / "structure.svg")
+    torch.testing.assert_close(scene.fill_color[0, 0], torch.tensor([224, 80, 32, 255]) / 255)
+    assert bool(scene.stroked[0, 0]) and scene.stroke_width[0, 0] == 2
+    torch.testing.assert_close(scene.fill_color[0, 1], torch.tensor([0, 128, 128, 255]) / 255)
+
+
+def test_zero_sized_shapes_are_not_drawn(tmp_path):
+    body = ('<circle r="0"/><circle r="-3"/><rect width="0" height="5"/>'
+            '<ellipse rx="4" ry="0"/><rect x="5" width="5" height="5"/>')
+    assert load_quietly(write_svg(tmp_path, body)).num_paths == 1
+
+
+@pytest.mark.parametrize("container, feature", [
+    ('<mask id="k"><rect width="9" height="9" fill="white"/></mask>', None),
+    ('<marker id="k"><path d="M0 0 L5 5"/></marker>', None),
+    ('<pattern id="k" width="4" height="4"><rect width="2" height="2"/></pattern>', None),
+    ('<symbol id="k"><rect width="9" height="9"/></symbol><use href="#k"/>', "symbols"),
+])
+def test_content_of_masks_markers_patterns_and_symbols_is_not_drawn_in_place(
+        tmp_path, container, feature):
+    path = write_svg(tmp_path, container + '<rect x="50" width="5" height="5"/>')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scene = load_svg(path)
+    assert scene.num_paths == 1 and scene.points[0, 0, 0, 0] == 50
+    if feature is None:
+        assert not caught
+    else:
+        assert len(caught) == 1 and feature in str(caught[0].message)
+
+
+def test_masks_markers_and_patterns_in_use_are_reported(tmp_path):
+    body = ('<defs><mask id="m"><rect width="9" height="9" fill="white"/></mask>'
+            '<marker id="a"><path d="M0 0 L5 5"/></marker>'
+            '<pattern id="p" width="4" height="4"><rect width="2" height="2"/></pattern></defs>'
+            '<rect width="9" height="9" mask="url(#m)" fill="url(#p)"/>'
+            '<path d="M0 0 L9 9" stroke="black" marker-end="url(#a)"/>')
+    with pytest.warns(UserWarning, match="markers, masks, patterns"):
+        scene = load_svg(write_svg(tmp_path, body))
+    assert scene.num_paths == 2
 
 
 def test_hidden_elements_are_left_out(tmp_path):

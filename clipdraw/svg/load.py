@@ -21,7 +21,6 @@ import io
 import json
 import math
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,20 +106,53 @@ def read_svg_metadata(path: str | os.PathLike) -> dict[str, Any] | None:
     return None
 
 
-def _with_viewbox(data: bytes, root: ElementTree.Element) -> bytes:
-    """The document with ``viewBox="0 0 W H"`` added when it has a size but no viewBox: the same
-    drawing, and it spares svgelements 1.9's swapped percentage base (``height="100%"`` read
-    against the width) for documents without a viewBox."""
-    if root.get("viewBox") is not None:
-        return data
-    sizes = [se.Length(root.get(name, "")).value(ppi=96.0) for name in ("width", "height")]
-    if not all(isinstance(size, float) and size > 0 for size in sizes):
-        return data
-    match = re.search(rb"<(?:[A-Za-z_][\w.-]*:)?svg\b", data)
-    if match is None:
-        return data
-    box = f' viewBox="0 0 {sizes[0]!r} {sizes[1]!r}"'.encode()
-    return data[: match.end()] + box + data[match.end() :]
+_HIDDEN_CONTAINERS = ("mask", "marker", "pattern", "symbol", "clipPath")
+
+
+def _prepared(data: bytes, root: ElementTree.Element, skipped: set[str]) -> bytes:
+    """The document rewritten around svgelements 1.9's structural gaps, drawing the same:
+
+    - containers whose content is never drawn in place (mask, marker, pattern, symbol, clipPath)
+      are removed: svgelements flattens them and would draw their content; ``<use>`` of a
+      symbol counts as skipped;
+    - a nested ``<svg>`` at ``x``/``y`` moves into ``<g transform="translate(x y)">``
+      (svgelements misplaces it);
+    - a root with a size but no ``viewBox`` gets ``viewBox="0 0 W H"`` (svgelements reads
+      ``height="100%"`` against the width without one).
+
+    The bytes are returned unchanged when nothing needs rewriting.
+    """
+    changed = False
+    symbols = set()
+    for parent in list(root.iter()):
+        for child in list(parent):
+            tag = _local(child.tag)
+            if tag in _HIDDEN_CONTAINERS:
+                if tag == "symbol" and child.get("id"):
+                    symbols.add(child.get("id"))
+                parent.remove(child)
+                changed = True
+            elif tag == "svg" and (child.get("x") or child.get("y")):
+                offset = f"translate({child.get('x') or 0} {child.get('y') or 0})"
+                wrapper = ElementTree.Element(child.tag[: -len("svg")] + "g", transform=offset)
+                child.attrib.pop("x", None)
+                child.attrib.pop("y", None)
+                position = list(parent).index(child)
+                parent.remove(child)
+                wrapper.append(child)
+                parent.insert(position, wrapper)
+                changed = True
+    for element in root.iter():
+        if _local(element.tag) == "use":
+            target = next((v for k, v in element.attrib.items() if _local(k) == "href"), "")
+            if target.lstrip("#") in symbols:
+                skipped.add("symbols")
+    if root.get("viewBox") is None:
+        sizes = [se.Length(root.get(name, "")).value(ppi=96.0) for name in ("width", "height")]
+        if all(isinstance(size, float) and size > 0 for size in sizes):
+            root.set("viewBox", f"0 0 {sizes[0]!r} {sizes[1]!r}")
+            changed = True
+    return ElementTree.tostring(root) if changed else data
 
 
 def _paint_servers(root: ElementTree.Element) -> dict[str, str]:
@@ -243,9 +275,9 @@ def _style(element: se.Shape, width: float, opacity: float, servers: dict[str, s
         dashes = str(values.get("stroke-dasharray", "none")).strip()
         if dashes not in ("", "none", "0"):
             skipped.add("dashes")
-        if any(str(values.get(f"marker-{m}", "none")).strip() not in ("", "none")
-               for m in ("start", "mid", "end")):
-            skipped.add("markers")
+    if any(str(values.get(f"marker-{m}", "none")).strip() not in ("", "none")
+           for m in ("start", "mid", "end")):
+        skipped.add("markers")
     return {
         "fill": None if fill is None else (*fill[:3], fill[3] * opacity),
         "stroke": None if stroke is None else (*stroke[:3], stroke[3] * opacity),
@@ -283,6 +315,17 @@ def _is_background(element: se.Shape, style: dict[str, Any], subpaths: list, wid
                        (round(width, 3), round(height, 3))}
 
 
+def _degenerate(element: se.Shape) -> bool:
+    """Shapes SVG does not draw: a rect, circle or ellipse with a zero or negative size."""
+    if isinstance(element, se.Rect):
+        sizes = (element.width, element.height)
+    elif isinstance(element, (se.Circle, se.Ellipse)):
+        sizes = (element.rx, element.ry)
+    else:
+        return False
+    return any(not isinstance(size, (int, float)) or not size > 0 for size in sizes)
+
+
 def _walk(node: se.Group, opacity: float, out: _Collected, servers: dict[str, str],
           canvas: tuple[float, float], stretch: tuple[float, float]) -> None:
     """Collect the shapes under ``node`` in document order, multiplying group opacities."""
@@ -298,7 +341,8 @@ def _walk(node: se.Group, opacity: float, out: _Collected, servers: dict[str, st
         elif isinstance(element, se.Image):
             out.skipped.add("images")
         elif isinstance(element, se.Shape):
-            if str(values.get("visibility", "visible")).strip() in ("hidden", "collapse"):
+            hidden = str(values.get("visibility", "visible")).strip() in ("hidden", "collapse")
+            if hidden or _degenerate(element):
                 continue
             _effects(element, out.skipped)
             path = se.Path(element)
@@ -388,14 +432,15 @@ def load_svg(
         SvgImportError: the file is empty, not XML, or not SVG.
     """
     data, root = _read_document(path)
+    collected = _Collected()
+    servers = _paint_servers(root)
     try:
-        source = io.BytesIO(_with_viewbox(data, root))
+        source = io.BytesIO(_prepared(data, root, collected.skipped))
         document = se.SVG.parse(source, reify=False, ppi=96.0, on_error="ignore")
     except Exception as error:  # svgelements raises assorted errors on broken documents
         raise SvgImportError(f"cannot read SVG file {os.fspath(path)!r}: {error}") from error
     width, height, exact_width, exact_height = _canvas(document)
-    collected = _Collected()
-    _walk(document, 1.0, collected, _paint_servers(root), (width, height),
+    _walk(document, 1.0, collected, servers, (width, height),
           (width / exact_width, height / exact_height))
     if collected.skipped:
         warnings.warn(
