@@ -1,0 +1,69 @@
+"""Source-over compositing of sparse fragments, in paint order, over each canvas' background."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["composite"]
+
+# Scaling alpha by this keeps log(1 - alpha) finite for opaque paint, so that opaque strokes over
+# each other still get finite gradients; the change it makes to a pixel is below 1e-6.
+_OPAQUE_LIMIT = 1.0 - 1e-6
+
+
+def composite(
+    pixel: Tensor, alpha: Tensor, color: Tensor, background: Tensor, height: int, width: int
+) -> Tensor:
+    """Composite fragments source-over, each pixel's fragments in the order they are given.
+
+    Args:
+        pixel: flat pixel index ``(b * height + y) * width + x`` of each fragment.
+        alpha: effective opacity of each fragment (paint alpha times coverage).
+        color: straight RGB of each fragment.
+        background: straight RGBA background of each canvas.
+        height: canvas height in pixels.
+        width: canvas width in pixels.
+
+    Returns:
+        Straight-alpha RGBA images.
+
+    Shape:
+        - pixel, alpha: :math:`(F,)`
+        - color: :math:`(F, 3)`
+        - background: :math:`(B, 4)`
+        - Output: :math:`(B, 4, H, W)`
+    """
+    batch = background.shape[0]
+    count = batch * height * width
+    dtype = alpha.dtype
+    order = torch.argsort(pixel, stable=True)
+    pixel, alpha, color = pixel[order], alpha[order], color[order]
+
+    # Transmittance through the fragments painted later in the same pixel, from sums of
+    # log(1 - alpha); float64 keeps the differences of the running sums exact enough.
+    clear = torch.log1p(-alpha.double() * _OPAQUE_LIMIT)
+    total = torch.zeros(count, dtype=torch.float64, device=pixel.device).index_add(0, pixel, clear)
+    running = torch.cumsum(clear, 0)
+    position = torch.arange(pixel.shape[0], device=pixel.device)
+    starts = torch.ones_like(pixel, dtype=torch.bool)
+    starts[1:] = pixel[1:] != pixel[:-1]
+    first = torch.where(starts, position, 0).cummax(0).values
+    before = (running - clear)[first]
+    later = total[pixel] - (running - before)
+    contribution = alpha * torch.exp(later).to(dtype)
+
+    paint = torch.zeros(count, 3, dtype=dtype, device=pixel.device)
+    paint = paint.index_add(0, pixel, color * contribution[:, None])
+    cover = torch.zeros(count, dtype=dtype, device=pixel.device).index_add(0, pixel, contribution)
+    through = torch.exp(total).to(dtype).view(batch, height * width)
+
+    back_alpha = background[:, 3:4]
+    out_alpha = cover.view(batch, -1) + back_alpha * through
+    back_paint = background[:, None, :3] * back_alpha[:, None]
+    out_paint = paint.view(batch, -1, 3) + back_paint * through[..., None]
+    visible = out_alpha > 0
+    straight = out_paint / torch.where(visible, out_alpha, 1.0)[..., None]
+    straight = torch.where(visible[..., None], straight, 0.0)
+    image = torch.cat([straight, out_alpha[..., None]], dim=-1)
+    return image.view(batch, height, width, 4).permute(0, 3, 1, 2)

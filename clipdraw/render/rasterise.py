@@ -1,0 +1,536 @@
+"""The pure-PyTorch renderer: exact box-filtered coverage of stroked and filled Bézier paths.
+
+A path's stroke is the set of points within half its width of the curve (round joins and caps
+for free; butt and square caps cut or extend the ends), its fill the set of points with nonzero
+or odd winding number. Rendering runs in two passes:
+
+1. *Search* (no autograd, chunked): each path is flattened into short pieces; every pixel in a
+   piece's reach learns which piece of its shape is nearest, by a scatter-min of packed
+   (distance, piece) keys into a buffer over the shape's bounding box. Fills also get winding
+   numbers by scanline crossing counts. Pixels that no shape reaches cost nothing.
+2. *Shading* (autograd): for the pixels a shape touches, the nearest point on the exact cubic is
+   refined by Newton steps and kept fixed (at a closest point the distance's derivative in the
+   curve parameter vanishes, so this loses no gradient); distance -> box-filter coverage ->
+   alpha, composited in paint order. Only these fragments are kept for the backward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from clipdraw.render.bezier import evaluate, path_segments, polynomial, power_basis, project
+from clipdraw.render.composite import composite
+from clipdraw.render.coverage import band_coverage, edge_coverage
+from clipdraw.scene import FillRule, LineCap, Scene
+
+__all__ = ["rasterise"]
+
+FILL, STROKE = 0, 1
+# Segments are cut into pieces whose distance from the curve is at most this (in pixels): coarse
+# for strokes, whose distances are refined on the exact curve, fine for fills, whose winding
+# numbers come from the pieces themselves.
+STROKE_FLATNESS = 0.5
+FILL_FLATNESS = 0.05
+MIN_PIECES = 2
+MAX_PIECES = 256
+# How far beyond a shape's edge a pixel centre can still be partly covered: the box filter reaches
+# 0.71 px, the rest is margin for the flattening's error during the search.
+EDGE_REACH = 1.5
+PAIRS_PER_CHUNK = 1 << 21
+ENTRIES_PER_GROUP = 1 << 23
+_KEY_SCALE = 256.0
+_KEY_BIAS = 8192.0
+_NO_PIECE = torch.iinfo(torch.int64).max
+
+
+@dataclass
+class _Pieces:
+    """Straight pieces of flattened segments, sorted by layer. Shapes: (Q, ...)."""
+
+    start: Tensor  # (Q, 2)
+    end: Tensor  # (Q, 2)
+    layer: Tensor  # (Q,) long
+    segment: Tensor  # (Q,) long, flat index into the (G * (S + 1)) segment table
+    t0: Tensor  # (Q,) parameter of `start` on its segment
+    dt: Tensor  # (Q,) parameter span of the piece
+    inset: Tensor  # (Q,) half stroke width (0 for fills): subtracted from distances
+    reach: Tensor  # (Q,) how far beyond `inset` the piece can cover pixels
+    flatness: Tensor  # (Q,) bound on the distance between the piece and its sub-curve
+    kind: Tensor  # (Q,) FILL or STROKE
+
+
+@dataclass
+class _Layers:
+    """Bounding boxes of fill and stroke layers on the pixel grid. Shapes: (L,)."""
+
+    x0: Tensor
+    y0: Tensor
+    w: Tensor
+    h: Tensor
+
+
+def rasterise(scene: Scene, scale: float) -> Tensor:
+    """Render ``scene`` at ``scale`` pixels per unit; see :func:`clipdraw.render.render`.
+
+    Shape:
+        - Output: :math:`(B, 4, H, W)` straight-alpha RGBA.
+    """
+    batch, paths, slots, _ = scene.points.shape
+    height = max(1, round(scene.height * scale))
+    width = max(1, round(scene.width * scale))
+    device = scene.points.device
+
+    points = (scene.points * scale).reshape(batch * paths, slots, 2)
+    half = (scene.stroke_width * (scale / 2)).reshape(-1)
+    num_segments = scene.num_segments.reshape(-1)
+    closed = scene.closed.reshape(-1)
+    controls, valid = path_segments(points, num_segments, closed)
+    table = controls.reshape(-1, 4, 2)
+
+    shape_starts = torch.ones(batch, paths, dtype=torch.bool, device=device)
+    shape_starts[:, 1:] = scene.shape[:, 1:] != scene.shape[:, :-1]
+    shape_starts = shape_starts.reshape(-1)
+    shape_of_path = torch.cumsum(shape_starts.long(), 0) - 1
+    leader = torch.nonzero(shape_starts).squeeze(1)
+    layer_paint = torch.stack(
+        [scene.fill_color.reshape(-1, 4)[leader], scene.stroke_color.reshape(-1, 4)[leader]], 1
+    ).reshape(-1, 4)
+    layer_on = torch.stack(
+        [scene.filled.reshape(-1)[leader], scene.stroked.reshape(-1)[leader]], 1
+    ).reshape(-1)
+    layer_canvas = (leader // max(paths, 1)).repeat_interleave(2)
+    layer_evenodd = (scene.fill_rule.reshape(-1)[leader] == FillRule.EVENODD).repeat_interleave(2)
+
+    background = scene.background
+    if leader.numel() == 0:
+        return composite(
+            torch.zeros(0, dtype=torch.long, device=device),
+            background.new_zeros(0),
+            background.new_zeros(0, 3),
+            background,
+            height,
+            width,
+        )
+
+    with torch.no_grad():
+        pieces = _flatten(
+            controls.detach(),
+            valid,
+            half.detach(),
+            closed,
+            scene.linecap.reshape(-1),
+            shape_of_path,
+            layer_on,
+        )
+        layers = _layer_boxes(pieces, layer_on.shape[0], width, height)
+
+    fragments = []
+    for first_layer, end_layer in _layer_groups(layers):
+        fragments.append(
+            _shade_group(
+                first_layer,
+                end_layer,
+                layers,
+                pieces,
+                table,
+                half,
+                closed,
+                num_segments,
+                scene.linecap.reshape(-1),
+                layer_evenodd,
+                controls.shape[1],
+            )
+        )
+    layer = torch.cat([f[0] for f in fragments])
+    x = torch.cat([f[1] for f in fragments])
+    y = torch.cat([f[2] for f in fragments])
+    coverage = torch.cat([f[3] for f in fragments])
+    paint = layer_paint[layer]
+    pixel = (layer_canvas[layer] * height + y) * width + x
+    return composite(pixel, paint[:, 3] * coverage, paint[:, :3], background, height, width)
+
+
+def _flatten(
+    controls: Tensor,
+    valid: Tensor,
+    half: Tensor,
+    closed: Tensor,
+    linecap: Tensor,
+    shape_of_path: Tensor,
+    layer_on: Tensor,
+) -> _Pieces:
+    """Cut every drawn segment into straight pieces, strokes and fills alike."""
+    slots = controls.shape[1]
+    fill_layer = 2 * shape_of_path
+    stroke_layer = fill_layer + 1
+    stroke_sources = valid & layer_on[stroke_layer][:, None] & (half > 0)[:, None]
+    stroke_sources[:, -1] = False
+    fill_sources = valid & layer_on[fill_layer][:, None]
+    square = (linecap == LineCap.SQUARE) & ~closed
+    stroke_extra = torch.where(square, half * (math.sqrt(2) - 1), 0.0) + EDGE_REACH
+
+    parts = []
+    for kind, sources, tolerance in ((FILL, fill_sources, FILL_FLATNESS),
+                                     (STROKE, stroke_sources, STROKE_FLATNESS)):
+        path, slot = torch.nonzero(sources, as_tuple=True)
+        curves = controls[path, slot]
+        bend = torch.stack([curves[:, 0] - 2 * curves[:, 1] + curves[:, 2],
+                            curves[:, 1] - 2 * curves[:, 2] + curves[:, 3]], 1)
+        bend = 0.75 * bend.norm(dim=-1).amax(-1)
+        count = torch.ceil(torch.sqrt(bend / tolerance)).clamp(MIN_PIECES, MAX_PIECES).long()
+        source = torch.repeat_interleave(torch.arange(path.numel(), device=path.device), count)
+        step = (1.0 / count).to(controls.dtype)[source]
+        index = torch.arange(source.numel(), device=path.device) - (torch.cumsum(count, 0)
+                                                                     - count)[source]
+        t0 = index.to(controls.dtype) * step
+        curve = curves[source]
+        inset = half[path] if kind == STROKE else torch.zeros_like(half[path])
+        extra = stroke_extra[path] if kind == STROKE else torch.full_like(inset, EDGE_REACH)
+        layer = (stroke_layer if kind == STROKE else fill_layer)[path]
+        parts.append(
+            _Pieces(
+                start=evaluate(curve, t0),
+                end=evaluate(curve, torch.where(index + 1 == count[source], 1.0, t0 + step)),
+                layer=layer[source],
+                segment=(path * slots + slot)[source],
+                t0=t0,
+                dt=step,
+                inset=inset[source],
+                reach=(inset + extra)[source],
+                flatness=(bend / count.square())[source],
+                kind=torch.full_like(source, kind),
+            )
+        )
+    names = _Pieces.__annotations__
+    joined = {name: torch.cat([getattr(p, name) for p in parts]) for name in names}
+    order = torch.argsort(joined["layer"], stable=True)
+    return _Pieces(**{name: value[order] for name, value in joined.items()})
+
+
+def _layer_boxes(pieces: _Pieces, count: int, width: int, height: int) -> _Layers:
+    """Pixel bounding box of every layer, clipped to its canvas."""
+    low = torch.minimum(pieces.start, pieces.end) - pieces.reach[:, None]
+    high = torch.maximum(pieces.start, pieces.end) + pieces.reach[:, None]
+    index = pieces.layer[:, None].expand(-1, 2)
+    lowest = torch.full((count, 2), math.inf, device=low.device, dtype=low.dtype)
+    lowest = lowest.scatter_reduce(0, index, low, "amin")
+    highest = torch.full((count, 2), -math.inf, device=low.device, dtype=low.dtype)
+    highest = highest.scatter_reduce(0, index, high, "amax")
+    limit = torch.tensor([width, height], device=low.device)
+    lowest = torch.floor(lowest.clamp(-1, max(width, height) + 1)).long().clamp(min=0)
+    lowest = torch.minimum(lowest, limit)
+    highest = torch.ceil(highest.clamp(-1, max(width, height) + 1)).long()
+    highest = torch.minimum(highest, limit)
+    size = (highest - lowest).clamp(min=0)
+    return _Layers(x0=lowest[:, 0], y0=lowest[:, 1], w=size[:, 0], h=size[:, 1])
+
+
+def _layer_groups(layers: _Layers) -> list[tuple[int, int]]:
+    """Split the layers into consecutive runs whose boxes hold at most ENTRIES_PER_GROUP pixels."""
+    area = (layers.w * layers.h).tolist()
+    groups, start, held = [], 0, 0
+    for index, size in enumerate(area):
+        if held and held + size > ENTRIES_PER_GROUP:
+            groups.append((start, index))
+            start, held = index, 0
+        held += size
+    groups.append((start, len(area)))
+    return groups
+
+
+def _shade_group(
+    first: int,
+    end: int,
+    layers: _Layers,
+    pieces: _Pieces,
+    table: Tensor,
+    half: Tensor,
+    closed: Tensor,
+    num_segments: Tensor,
+    linecap: Tensor,
+    layer_evenodd: Tensor,
+    slots: int,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Fragments (layer, x, y, coverage) of layers ``first`` to ``end`` (exclusive)."""
+    device = table.device
+    with torch.no_grad():
+        x0, y0 = layers.x0[first:end], layers.y0[first:end]
+        w, h = layers.w[first:end], layers.h[first:end]
+        area = w * h
+        offset = torch.cumsum(area, 0) - area
+        total = int(area.sum())
+        lo, hi = torch.searchsorted(
+            pieces.layer, torch.tensor([first, end], device=device)
+        ).tolist()
+        chosen = torch.full((total + 1,), _NO_PIECE, dtype=torch.long, device=device)
+        _search(chosen, pieces, lo, hi, first, x0, y0, w, h, offset)
+        chosen = chosen[:-1]
+        entry_layer = torch.repeat_interleave(torch.arange(end - first, device=device), area)
+        local = torch.arange(total, device=device) - offset[entry_layer]
+        row = local // w[entry_layer]
+        is_fill = (entry_layer + first) % 2 == FILL
+        inside = torch.zeros(total, dtype=torch.bool, device=device)
+        fills = is_fill.any()
+        if fills:
+            winding = _winding(pieces, lo, hi, first, x0, y0, w, h)
+            row_offset = torch.cumsum(h * (w + 1), 0) - h * (w + 1)
+            count = winding[row_offset[entry_layer] + local + row]
+            inside = torch.where(layer_evenodd[entry_layer + first], count % 2 != 0, count != 0)
+        touched = chosen != _NO_PIECE
+        active = torch.nonzero(touched | (is_fill & inside)).squeeze(1)
+        layer = entry_layer[active] + first
+        row = row[active]
+        column = local[active] - row * w[layer - first]
+        x = x0[layer - first] + column
+        y = y0[layer - first] + row
+        near = touched[active]
+        inside = inside[active]
+        key = chosen[active]
+        piece = torch.where(near, key & 0xFFFFFFFF, 0)
+        is_stroke = layer % 2 == STROKE
+        segment = pieces.segment[piece]
+        path = segment // slots
+        # A pixel this deep inside a round-ended stroke is covered whatever the exact distance:
+        # it needs no geometry and has none of its gradient.
+        chord_value = (key >> 32).double() / _KEY_SCALE - _KEY_BIAS + 1 / _KEY_SCALE
+        deep = chord_value + pieces.flatness[piece] < -EDGE_REACH
+        uncapped = closed[path] | (linecap[path] == LineCap.ROUND)
+        shaded = torch.nonzero(near & ~(is_stroke & deep & uncapped)).squeeze(1)
+        centre = torch.stack([x[shaded], y[shaded]], -1).to(table.dtype) + 0.5
+        piece = piece[shaded]
+        segment, path = segment[shaded], path[shaded]
+        start_point, along = pieces.start[piece], pieces.end[piece] - pieces.start[piece]
+        t = ((centre - start_point) * along).sum(-1) / along.square().sum(-1).clamp_min(1e-12)
+        guess = pieces.t0[piece] + t.clamp(0, 1) * pieces.dt[piece]
+        t = project(power_basis(table[segment]), centre, guess)
+
+    coefficients = power_basis(table[segment])
+    offset_vector = centre - polynomial(coefficients, t)
+    distance = torch.sqrt(offset_vector.square().sum(-1) + 1e-12)
+    normal = _edge_normal(offset_vector, distance, coefficients.detach(), t)
+    stroke = band_coverage(distance, half[path], normal)
+    stroke = _cap(stroke, centre, path, segment % slots, half, closed, num_segments, linecap,
+                  table, slots)
+    fill = edge_coverage(torch.where(inside[shaded], distance, -distance), normal)
+    values = torch.where(is_stroke[shaded], stroke, fill)
+    coverage = torch.ones(layer.shape[0], dtype=values.dtype, device=device)
+    coverage = coverage.index_put((shaded,), values)
+    return layer, x, y, coverage
+
+
+def _search(
+    chosen: Tensor,
+    pieces: _Pieces,
+    lo: int,
+    hi: int,
+    first: int,
+    x0: Tensor,
+    y0: Tensor,
+    w: Tensor,
+    h: Tensor,
+    offset: Tensor,
+) -> None:
+    """Scatter into ``chosen`` the packed (distance, piece) key of each pixel's nearest piece.
+
+    Pieces are batched by the size of their pixel windows, so that each batch is a dense
+    (pieces, rows, columns) block computed by broadcasting rather than by gathers.
+    """
+    device = chosen.device
+    start, end = pieces.start[lo:hi], pieces.end[lo:hi]
+    reach = pieces.reach[lo:hi]
+    inset = pieces.inset[lo:hi]
+    layer = pieces.layer[lo:hi] - first
+    low = torch.floor(torch.minimum(start, end) - reach[:, None]).clamp(-1, 1 << 20).long()
+    high = torch.ceil(torch.maximum(start, end) + reach[:, None]).clamp(-1, 1 << 20).long()
+    box_low = torch.stack([x0, y0], -1)[layer]
+    box_high = box_low + torch.stack([w, h], -1)[layer]
+    low = torch.minimum(torch.maximum(low, box_low), box_high)
+    span = (torch.minimum(torch.maximum(high, low), box_high) - low).clamp(min=0)
+    stride = w[layer]
+    base = offset[layer] + (low[:, 1] - y0[layer]) * stride + (low[:, 0] - x0[layer])
+    along = end - start
+    inverse = 1.0 / along.square().sum(-1).clamp_min(1e-12)
+    corner = low.to(start.dtype) + 0.5 - start
+    limit = reach - inset
+    size_class = _size_class(span)
+    classes, members = torch.unique(size_class, return_inverse=True)
+    order = torch.argsort(members, stable=True)
+    bounds = torch.searchsorted(members[order], torch.arange(classes.numel() + 1, device=device))
+    for index, (begin, stop) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
+        group = order[begin:stop]
+        columns, rows = _class_extent(int(classes[index]))
+        if columns * rows == 0:
+            continue
+        step = max(1, PAIRS_PER_CHUNK // (columns * rows))
+        for part in range(0, group.numel(), step):
+            chosen_pieces = group[part : part + step]
+            _scan_block(chosen, chosen_pieces, columns, rows, corner, along, inverse, inset,
+                        limit, span, base, stride, lo)
+
+
+_CLASS_EDGES = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+
+
+def _size_class(span: Tensor) -> Tensor:
+    """Bucket index packing the rounded-up window width and height of each piece."""
+    edges = torch.tensor(_CLASS_EDGES, device=span.device)
+    big = span.amax() if span.numel() else torch.tensor(0, device=span.device)
+    edges = torch.cat([edges, big.clamp(min=_CLASS_EDGES[-1] + 1)[None]])
+    bucket = torch.searchsorted(edges, span.contiguous())
+    return bucket[:, 0] * 64 + bucket[:, 1] + 4096 * (bucket >= len(_CLASS_EDGES)).any(-1) * (
+        span.amax(-1)
+    )
+
+
+def _class_extent(size_class: int) -> tuple[int, int]:
+    """Window (columns, rows) of a size class from :func:`_size_class`."""
+    if size_class >= 4096:
+        extent = size_class // 4096
+        return extent, extent
+    column_bucket, row_bucket = divmod(size_class, 64)
+    return _CLASS_EDGES[column_bucket], _CLASS_EDGES[row_bucket]
+
+
+def _scan_block(
+    chosen: Tensor,
+    members: Tensor,
+    columns: int,
+    rows: int,
+    corner: Tensor,
+    along: Tensor,
+    inverse: Tensor,
+    inset: Tensor,
+    limit: Tensor,
+    span: Tensor,
+    base: Tensor,
+    stride: Tensor,
+    lo: int,
+) -> None:
+    """Distances from a dense block of pixel windows to their pieces, scatter-minimised."""
+    device = chosen.device
+    column = torch.arange(columns, device=device)
+    row = torch.arange(rows, device=device)[:, None]
+    dx = corner[members, 0, None, None] + column
+    dy = corner[members, 1, None, None] + row
+    ax = along[members, 0, None, None]
+    ay = along[members, 1, None, None]
+    t = ((dx * ax + dy * ay) * inverse[members, None, None]).clamp(0, 1)
+    value = torch.sqrt((dx - t * ax).square() + (dy - t * ay).square()) - inset[members, None, None]
+    inside = (column < span[members, 0, None, None]) & (row < span[members, 1, None, None])
+    key = ((value + _KEY_BIAS) * _KEY_SCALE).long().clamp(0, (1 << 30) - 1)
+    key = (key << 32) | (members + lo)[:, None, None]
+    key = torch.where(inside & (value < limit[members, None, None]), key, _NO_PIECE)
+    index = base[members, None, None] + row * stride[members, None, None] + column
+    index = torch.where(inside, index, chosen.numel() - 1)
+    chosen.scatter_reduce_(0, index.reshape(-1), key.reshape(-1), "amin")
+
+
+def _winding(
+    pieces: _Pieces, lo: int, hi: int, first: int, x0: Tensor, y0: Tensor, w: Tensor, h: Tensor
+) -> Tensor:
+    """Winding numbers of every pixel centre of the group's fill layers, by scanline crossings.
+
+    Returns a flat buffer holding, per layer, ``h`` rows of ``w + 1`` counts (the last unused).
+    """
+    device = pieces.start.device
+    fill = torch.nonzero(pieces.kind[lo:hi] == FILL).squeeze(1) + lo
+    a, b = pieces.start[fill], pieces.end[fill]
+    layer = pieces.layer[fill] - first
+    top = torch.ceil(torch.minimum(a[:, 1], b[:, 1]) - 0.5).clamp(-1, 1 << 20).long()
+    bottom = torch.ceil(torch.maximum(a[:, 1], b[:, 1]) - 0.5).clamp(-1, 1 << 20).long()
+    top = (top - y0[layer]).clamp(0, None)
+    top = torch.minimum(top, h[layer])
+    bottom = torch.minimum((bottom - y0[layer]).clamp(0, None), h[layer])
+    counts = (bottom - top).clamp(min=0)
+    stride = w + 1
+    row_offset = torch.cumsum(h * stride, 0) - h * stride
+    buffer = torch.zeros(int((h * stride).sum()), dtype=torch.long, device=device)
+    owner = torch.repeat_interleave(torch.arange(fill.numel(), device=device), counts)
+    if owner.numel():
+        row = top[owner] + torch.arange(owner.numel(), device=device) - (
+            torch.cumsum(counts, 0) - counts
+        )[owner]
+        edge_a, edge_b = a[owner], b[owner]
+        centre_y = (y0[layer[owner]] + row).to(a.dtype) + 0.5
+        cross = edge_a[:, 0] + (centre_y - edge_a[:, 1]) * (edge_b[:, 0] - edge_a[:, 0]) / (
+            edge_b[:, 1] - edge_a[:, 1]
+        )
+        column = torch.ceil(cross - 0.5).clamp(-1, 1 << 20).long() - x0[layer[owner]]
+        column = torch.minimum(column.clamp(min=0), w[layer[owner]])
+        direction = torch.where(edge_b[:, 1] > edge_a[:, 1], 1, -1)
+        base = row_offset[layer[owner]] + row * stride[layer[owner]]
+        buffer.index_add_(0, base, direction)
+        buffer.index_add_(0, base + column, -direction)
+    return torch.cumsum(buffer, 0)
+
+
+def _edge_normal(offset: Tensor, distance: Tensor, coefficients: Tensor, t: Tensor) -> Tensor:
+    """Unit normal of the nearest edge: towards the pixel centre, or across the curve when the
+    centre lies on it."""
+    tangent = polynomial(coefficients, t, 1)
+    across = torch.stack([-tangent[:, 1], tangent[:, 0]], -1)
+    length = across.norm(dim=-1, keepdim=True)
+    across = torch.where(length > 1e-9, across / length.clamp_min(1e-9), torch.ones_like(across)
+                         * torch.tensor([1.0, 0.0], device=t.device, dtype=t.dtype))
+    return torch.where((distance > 1e-3)[:, None], offset / distance[:, None], across)
+
+
+def _cap(
+    coverage: Tensor,
+    centre: Tensor,
+    path: Tensor,
+    slot: Tensor,
+    half: Tensor,
+    closed: Tensor,
+    num_segments: Tensor,
+    linecap: Tensor,
+    table: Tensor,
+    slots: int,
+) -> Tensor:
+    """Cut (butt) or extend (square) the round stroke ends of open paths."""
+    capped = ~closed[path] & (linecap[path] != LineCap.ROUND)
+    if not bool(capped.any()):
+        return coverage
+    width = half[path]
+    square = linecap[path] == LineCap.SQUARE
+    last = num_segments[path] - 1
+    for at_start in (True, False):
+        segment = path * slots + (0 if at_start else last)
+        curve = table[segment]
+        tip = curve[:, 0] if at_start else curve[:, 3]
+        outward = _end_direction(curve.detach(), at_start)
+        on_end_segment = slot == (0 if at_start else last)
+        offset = centre - tip
+        beyond = (offset * outward).sum(-1)
+        lateral = (offset[:, 0] * outward[:, 1] - offset[:, 1] * outward[:, 0]).abs()
+        near = capped & on_end_segment & (offset.norm(dim=-1) <= width * math.sqrt(2) + 2)
+        across = torch.stack([-outward[:, 1], outward[:, 0]], -1)
+        body = torch.where(beyond > 0, band_coverage(lateral, width, across), coverage)
+        limit = torch.where(square, width - beyond, -beyond)
+        capped_coverage = body * edge_coverage(limit, outward)
+        coverage = torch.where(near, capped_coverage, coverage)
+    return coverage
+
+
+def _end_direction(curve: Tensor, at_start: bool) -> Tensor:
+    """Unit tangent pointing out of a segment's start or end, skipping coincident handles."""
+    if at_start:
+        tip = curve[:, 0]
+        candidates = [curve[:, 1], curve[:, 2], curve[:, 3]]
+    else:
+        tip = curve[:, 3]
+        candidates = [curve[:, 2], curve[:, 1], curve[:, 0]]
+    direction = torch.zeros_like(tip)
+    found = torch.zeros(tip.shape[0], dtype=torch.bool, device=tip.device)
+    for other in candidates:
+        step = tip - other
+        usable = ~found & (step.norm(dim=-1) > 1e-6)
+        direction = torch.where(usable[:, None], step, direction)
+        found = found | usable
+    direction = torch.where(found[:, None], direction, torch.tensor([1.0, 0.0], device=tip.device,
+                                                                     dtype=tip.dtype))
+    return direction / direction.norm(dim=-1, keepdim=True)
