@@ -52,13 +52,16 @@ class Drawing:
     Args:
         scene: one canvas (B = 1), detached.
         settings: the resolved settings.
-        metrics: ``similarity`` (CLIP, without augmentation), ``loss``, ``steps``, ``seconds``,
-            ``psnr`` for a pixel target, ``interrupted`` when the run stopped early.
+        metrics: ``similarity`` (CLIP, without augmentation), ``loss``, ``steps``, ``psnr`` for
+            a pixel target, ``interrupted`` when the run stopped early (all in the metadata).
+        seconds: how long the optimisation took (not in the metadata, which stays the same from
+            run to run).
     """
 
     scene: Scene
     settings: DrawSettings
     metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
 
     @property
     def similarity(self) -> float | None:
@@ -161,6 +164,8 @@ def _initial_scene(
     from clipdraw.svg import load_svg
 
     imported = load_svg(settings.init_svg, device=device, dtype=dtype)
+    if imported.num_paths == 0 and settings.paths == 0:
+        raise ValueError(f"{settings.init_svg} holds no paths to start from; add --paths")
     if (imported.width, imported.height) != (settings.width, settings.height):
         factor = torch.tensor([settings.width / imported.width, settings.height / imported.height],
                               device=device, dtype=dtype)
@@ -169,7 +174,8 @@ def _initial_scene(
             stroke_width=imported.stroke_width * factor.mean(),
             width=settings.width, height=settings.height,
         )
-    imported = imported.replace(background=scene.background)
+    if float(imported.background[0, 3]) == 0:  # no background of its own: use the settings'
+        imported = imported.replace(background=scene.background)
     kept = torch.full((1, imported.num_paths), not settings.freeze_init, device=device)
     return append_paths(imported, scene), torch.cat([kept, trainable], dim=1)
 
@@ -223,12 +229,11 @@ def draw_batch(
         out = []
         for b, s in enumerate(resolved):
             figures: dict[str, Any] = {"loss": optimisation.losses[b],
-                                       "steps": optimisation.step_count,
-                                       "seconds": round(time.perf_counter() - start, 3),
-                                       **metrics[b]}
+                                       "steps": optimisation.step_count, **metrics[b]}
             if error is not None:
                 figures["interrupted"] = type(error).__name__
-            out.append(Drawing(_take_paths(current[b], counts[b]), s, figures))
+            out.append(Drawing(_take_paths(current[b], counts[b]), s, figures,
+                               seconds=time.perf_counter() - start))
         return out
 
     try:

@@ -92,7 +92,8 @@ class DrawSettings:
         pretrained: open_clip pretrained tag for built-in model names (``"none"``: random).
         clip_weights: a local checkpoint file loaded into the model(s).
         seed: seed of the drawing's own random generator (initialisation and augmentations).
-        init_svg: an SVG whose paths start the optimisation.
+        init_svg: an SVG whose paths start the optimisation (scaled to the canvas; its own
+            background, if it has one, replaces ``background``).
         freeze_init: keep the paths of ``init_svg`` fixed.
     """
 

@@ -39,7 +39,7 @@ def make_readme_picture(source: Path, out: Path, iterations: int | None) -> None
                    device="cpu", progress=True)
     drawing.save(out.with_suffix(".svg"), png=out, json_file=True)
     print(f"PSNR {drawing.metrics['psnr']:.2f} dB after {drawing.metrics['steps']} steps "
-          f"in {drawing.metrics['seconds']:.0f} s -> {out}")
+          f"in {drawing.seconds:.0f} s -> {out}")
 
 
 def main() -> None:

@@ -265,6 +265,13 @@ def build_settings(o: dict[str, Any]) -> tuple[DrawSettings, Path]:
         build_objectives(settings)  # opens the images
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    if settings.init_svg is not None:
+        from clipdraw.svg import load_svg
+
+        try:
+            load_svg(settings.init_svg)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--init") from None
     if settings.uses_clip:
         for spec in settings.models:
             try:

@@ -1,0 +1,93 @@
+"""Augmentations: perspective + resized crop as one homography, white fill, per-drawing seeds."""
+
+import torch
+
+from clipdraw.augment import augment, sample_views
+
+NO_NORM = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+
+def _apply(views, points):
+    """Map (x, y) points through homographies; views (V, 3, 3), points (4, 2) -> (V, 4, 2)."""
+    homogeneous = torch.cat([points, torch.ones(len(points), 1, dtype=points.dtype)], dim=1)
+    mapped = torch.einsum("vij,pj->vpi", views, homogeneous)
+    return mapped[..., :2] / mapped[..., 2:]
+
+
+def test_no_distortion_and_a_full_crop_is_the_identity():
+    image = torch.rand(2, 3, 24, 24)
+    views = sample_views(torch.Generator().manual_seed(0), 2, 24, 24, (24, 24), distortion=0.0,
+                         crop_scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    assert torch.allclose(views, torch.eye(3, dtype=views.dtype).expand(2, 3, 3), atol=1e-9)
+    out = augment(image, views[:1].repeat(2, 1, 1), (24, 24), *NO_NORM)
+    assert torch.allclose(out, image, atol=1e-5)
+
+
+def test_perspective_moves_each_corner_inwards_by_at_most_half_the_distortion():
+    height, width, distortion = 30, 50, 0.5
+    views = sample_views(torch.Generator().manual_seed(1), 200, height, width, (height, width),
+                         distortion=distortion, crop_scale=(1.0, 1.0), ratio=(
+                             width / height, width / height))
+    corners = torch.tensor([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]],
+                           dtype=torch.float64)
+    moved = _apply(views, corners)
+    limit = torch.tensor([(width - 1), (height - 1)], dtype=torch.float64) * distortion / 2
+    inwards = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=torch.float64)
+    offset = (moved - corners) * inwards
+    assert offset.min() >= -1e-6 and (offset <= limit + 1e-6).all()
+    assert offset.max() > 0.8 * limit.min()  # the whole range is used
+
+
+def test_crops_cover_seventy_to_ninety_percent_of_the_canvas():
+    views = sample_views(torch.Generator().manual_seed(2), 500, 64, 64, (32, 32), distortion=0.0)
+    out_corners = torch.tensor([[0, 0], [31, 0], [31, 31], [0, 31]], dtype=torch.float64)
+    box = _apply(torch.linalg.inv(views), out_corners)
+    w = box[:, 1, 0] - box[:, 0, 0] + 1
+    h = box[:, 2, 1] - box[:, 1, 1] + 1
+    area = w * h / 64**2
+    assert area.min() >= 0.7 - 1e-6 and area.max() <= 0.9 + 1e-6
+    assert (w / h).min() >= 3 / 4 - 1e-6 and (w / h).max() <= 4 / 3 + 1e-6
+    assert box[..., 0].min() >= -1e-6 and box[..., 0].max() <= 63 + 1e-6
+
+
+def test_pixels_from_outside_the_canvas_are_white():
+    black = torch.zeros(1, 3, 32, 32)
+    views = sample_views(torch.Generator().manual_seed(3), 8, 32, 32, (32, 32), distortion=1.0,
+                         crop_scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    out = augment(black, views, (32, 32), *NO_NORM)
+    assert out.min() >= -1e-6 and out.max() <= 1 + 1e-6
+    assert (out[:, :, 0, 0] > 0.5).float().mean() > 0.5  # corners now lie outside the canvas
+    assert (out[:, :, 16, 16] < 1e-6).all()  # the centre stays black
+
+
+def test_normalisation_uses_the_models_mean_and_std():
+    image = torch.full((1, 3, 8, 8), 0.5)
+    views = sample_views(torch.Generator().manual_seed(0), 1, 8, 8, (4, 4), distortion=0.0)
+    out = augment(image, views, (4, 4), (0.5, 0.25, 0.0), (1.0, 0.5, 2.0))
+    assert torch.allclose(out[0, :, 1, 1], torch.tensor([0.0, 0.5, 0.25]), atol=1e-6)
+
+
+def test_views_depend_only_on_the_drawings_generator():
+    a = sample_views(torch.Generator().manual_seed(5), 4, 40, 40, (32, 32))
+    b = sample_views(torch.Generator().manual_seed(5), 4, 40, 40, (32, 32))
+    torch.manual_seed(123)  # the global generator plays no part
+    c = sample_views(torch.Generator().manual_seed(5), 4, 40, 40, (32, 32))
+    assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_one_batched_call_equals_one_call_per_canvas():
+    images = torch.rand(3, 3, 40, 40)
+    views = torch.cat([sample_views(torch.Generator().manual_seed(s), 2, 40, 40, (32, 32))
+                       for s in range(3)])
+    batched = augment(images, views, (32, 32), *NO_NORM)
+    single = torch.cat([augment(images[i : i + 1], views[2 * i : 2 * i + 2], (32, 32), *NO_NORM)
+                        for i in range(3)])
+    assert batched.shape == (6, 3, 32, 32)
+    assert torch.allclose(batched, single, atol=1e-6)
+
+
+def test_gradients_reach_the_canvas():
+    image = torch.rand(1, 3, 16, 16, requires_grad=True)
+    views = sample_views(torch.Generator().manual_seed(0), 3, 16, 16, (8, 8))
+    augment(image, views, (8, 8), *NO_NORM).sum().backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0

@@ -1,0 +1,162 @@
+"""`clipdraw draw` on the command line (click's CliRunner): files, options, errors, Ctrl-C."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from clipdraw.cli import cli
+from clipdraw.optimise import Optimisation
+from clipdraw.svg import load_svg, read_svg_metadata
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+FAST = ["--size", "32x24", "--paths", "6", "--iterations", "2", "--num-augs", "2", "-q"]
+
+
+def _run(args):
+    return CliRunner().invoke(cli, ["draw", *args], catch_exceptions=False)
+
+
+def test_draw_writes_svg_png_and_json_with_the_settings(tmp_path, tiny_clip_config):
+    out = tmp_path / "cat.svg"
+    result = CliRunner().invoke(cli, ["draw", "a cat::2", "a hat", "--model",
+                                      str(tiny_clip_config), "--classic-negatives", "--seed",
+                                      "4", "-o", str(out), "--png-scale", "2", *FAST[:-1]])
+    assert result.exit_code == 0, result.output
+    assert "CLIP similarity" in result.output and "2 steps" in result.output
+    from PIL import Image
+
+    with Image.open(tmp_path / "cat.png") as png:
+        assert png.size == (64, 48)
+    meta = read_svg_metadata(out)
+    assert meta == json.loads((tmp_path / "cat.json").read_text())
+    s = meta["settings"]
+    assert s["prompts"] == ["a cat", "a hat"] and s["prompt_weights"] == [2.0, 1.0]
+    assert s["negatives"] == ["A badly drawn sketch.", "Many ugly, messy drawings."]
+    assert s["seed"] == 4 and s["models"] == [str(tiny_clip_config)]
+    assert load_svg(out).num_paths == 6
+
+
+def test_same_seed_same_svg_on_the_command_line(tmp_path, tiny_clip_config):
+    for name in ("a", "b"):
+        result = _run(["a boat", "--model", str(tiny_clip_config), "-o",
+                       str(tmp_path / f"{name}.svg"), *FAST])
+        assert result.exit_code == 0
+    assert (tmp_path / "a.svg").read_text() == (tmp_path / "b.svg").read_text()
+
+
+def test_clip_weights_file_and_an_ensemble(tmp_path, tiny_clip_config, tiny_clip):
+    weights = tmp_path / "w.pt"
+    torch.save(tiny_clip.model.state_dict(), weights)
+    result = _run(["a boat", "--model", str(tiny_clip_config), "--model", str(tiny_clip_config),
+                   "--clip-weights", str(weights), "-o", str(tmp_path / "e.svg"), *FAST])
+    assert result.exit_code == 0
+    meta = read_svg_metadata(tmp_path / "e.svg")["settings"]
+    assert len(meta["models"]) == 2 and meta["clip_weights"] == str(weights)
+
+
+def test_image_prompt_target_png_path_background_and_frames(tmp_path, tiny_clip_config):
+    image = str(ASSETS / "astronaut_48.png")
+    result = _run(["--image-prompt", image, "--target", image, "--model", str(tiny_clip_config),
+                   "--background", "transparent", "--png", str(tmp_path / "elsewhere.png"),
+                   "--save-every", "1", "--video", str(tmp_path / "v.gif"), "--video-every",
+                   "1", "--shape", "blobs", "-o", str(tmp_path / "i.svg"), *FAST])
+    assert result.exit_code == 0
+    assert (tmp_path / "elsewhere.png").is_file() and not (tmp_path / "i.png").exists()
+    frames = sorted(p.name for p in (tmp_path / "i_frames").iterdir())
+    assert frames == ["i_00001.png", "i_00001.svg", "i_00002.png", "i_00002.svg"]
+    import imageio.v2 as imageio
+
+    assert len(imageio.mimread(tmp_path / "v.gif")) == 2
+    assert read_svg_metadata(tmp_path / "i.svg")["settings"]["background"] == [0, 0, 0, 0]
+
+
+def test_ctrl_c_saves_a_valid_drawing_and_exits_130(tmp_path, tiny_clip_config, monkeypatch):
+    step = Optimisation.step
+
+    def interrupted_step(self):
+        if self.step_count == 2:
+            raise KeyboardInterrupt
+        step(self)
+
+    monkeypatch.setattr(Optimisation, "step", interrupted_step)
+    out = tmp_path / "stop.svg"
+    result = _run(["a boat", "--model", str(tiny_clip_config), "-o", str(out),
+                   "--size", "32", "--paths", "5", "--iterations", "50", "--num-augs", "1"])
+    assert result.exit_code == 130
+    assert "Interrupted after 2 steps" in result.output
+    assert load_svg(out).num_paths == 5
+    meta = read_svg_metadata(out)
+    assert meta["metrics"]["steps"] == 2
+    assert meta["metrics"]["interrupted"] == "KeyboardInterrupt"
+    assert (tmp_path / "stop.png").is_file() and (tmp_path / "stop.json").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_help_teaches_with_examples():
+    result = CliRunner().invoke(cli, ["draw", "--help"])
+    assert result.exit_code == 0
+    for text in ("Examples:", "--negative", "--clip-weights", "--target", "--init", "--video",
+                 "hf-hub:", "130"):
+        assert text in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["", "-o", "{tmp}/x.svg"], "must not be empty"),
+        ([], "nothing to draw"),
+        (["a", "--size", "0x10"], "positive integers"),
+        (["a", "--size", "wide"], "WxH"),
+        (["a", "--paths", "-1"], "must not be negative"),
+        (["a", "--iterations", "0"], "must be positive"),
+        (["a", "--num-augs", "0"], "must be positive"),
+        (["a", "--model", "ViT-B-99"], "unknown CLIP model"),
+        (["a", "--pretrained", "no-such-tag"], "unknown pretrained tag"),
+        (["a", "-o", "{tmp}/missing/x.svg"], "does not exist"),
+        (["a", "-o", "{tmp}/x.png"], "must end in .svg"),
+        (["a", "--image-prompt", "{tmp}/broken.jpg"], "cannot read image"),
+        (["a", "--target", "{tmp}/none.png"], "does not exist"),
+        (["a", "--clip-weights", "{tmp}/none.pt"], "does not exist"),
+        (["a", "--init", "{tmp}/broken.jpg"], "--init"),
+        (["a", "--freeze-init"], "needs --init"),
+        (["a", "--background", "notacolour"], "unknown colour"),
+        (["a", "--device", "tpu"], "--device"),
+        (["a::x"], "must be a number"),
+        (["a", "--max-width", "1"], "min_width"),
+    ],
+)
+def test_bad_input_is_a_one_line_error_with_exit_code_2(tmp_path, args, message):
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = CliRunner().invoke(cli, ["draw", *args, "-q"])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert "Traceback" not in result.output
+
+
+def test_unwritable_output_folder_is_refused(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        import os
+
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        result = CliRunner().invoke(cli, ["draw", "a", "-o", str(folder / "x.svg")])
+        assert result.exit_code == 2 and "not writable" in result.output
+    finally:
+        folder.chmod(0o700)
+
+
+def test_weights_that_cannot_be_downloaded_give_one_clear_error(tmp_path):
+    # HF_HUB_OFFLINE=1 in tests: ViT-B-32/openai cannot be fetched
+    result = CliRunner().invoke(cli, ["draw", "a", "-o", str(tmp_path / "x.svg"), "-q"])
+    assert result.exit_code == 2
+    assert "--clip-weights" in result.output and "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "x.svg").exists()

@@ -1,0 +1,116 @@
+"""The optimisation loop: learning-rate schedule, clamps, frozen paths, callbacks, batching."""
+
+import pytest
+import torch
+from helpers import tiny_settings
+
+from clipdraw.initialise import random_scene
+from clipdraw.objectives import build_objectives
+from clipdraw.optimise import Optimisation, point_lr_at
+from clipdraw.scene import Scene
+from clipdraw.settings import DrawSettings
+
+
+def _optimisation(settings_list, models, trainable=None):
+    generators = [torch.Generator().manual_seed(s.seed) for s in settings_list]
+    scene = Scene.concat([random_scene(s, g) for s, g in zip(settings_list, generators)])
+    return Optimisation(scene, settings_list, [build_objectives(s) for s in settings_list],
+                        models, generators, trainable=trainable)
+
+
+def test_point_learning_rate_follows_the_papers_schedule():
+    s = DrawSettings(prompts=("a",))
+    rates = {step: point_lr_at(s, step) for step in (0, 1, 499, 500, 749, 750, 999)}
+    # PyTorch-SVGRender's `step % 500` test would give 0.1 from step 0 on: we do not.
+    assert rates == {0: 1.0, 1: 1.0, 499: 1.0, 500: 0.4, 749: 0.4, 750: 0.1, 999: 0.1}
+
+
+def test_point_learning_rate_scales_with_the_canvas():
+    s = DrawSettings(prompts=("a",), width=448, height=448, iterations=10)
+    assert point_lr_at(s, 0) == pytest.approx(2.0)
+    assert point_lr_at(s, 9) == pytest.approx(0.2)
+
+
+def test_the_optimiser_uses_the_schedule_per_drawing(tiny_clip):
+    a = tiny_settings("m", iterations=4)
+    b = a.replace(seed=1, point_lr=2.0, point_lr_schedule=((0.5, 0.5),))
+    run = _optimisation([a, b], [tiny_clip])
+    seen = []
+    run.run([lambda info: seen.extend(g["lr"] for g in run.optimiser.param_groups
+                                      if g["kind"] == "points")])
+    expected = [1.0, 2.0, 1.0, 2.0, 0.4, 0.5, 0.1, 0.5]  # (a, b) per step, at a 224 px canvas
+    assert seen == pytest.approx([v * 32 / 224 for v in expected])
+
+
+def test_widths_and_colours_are_clamped_after_every_step(tiny_clip):
+    s = tiny_settings("m", iterations=2, width_lr=500.0, color_lr=50.0, max_width=6.0)
+    run = _optimisation([s], [tiny_clip])
+    run.run()
+    width = torch.stack(run.params["stroke_width"])
+    colour = torch.stack(run.params["stroke_color"])
+    assert width.min() >= 2.0 and width.max() <= 6.0
+    assert colour.min() >= 0 and colour.max() <= 1
+    assert ((width == 2.0) | (width == 6.0)).any()  # the clamp was needed
+    run.scene(detach=True).validate()
+
+
+def test_frozen_paths_stay_exactly_as_they_were(tiny_clip):
+    s = tiny_settings("m", iterations=3)
+    trainable = torch.tensor([[True, False] * 4])
+    run = _optimisation([s], [tiny_clip], trainable=trainable)
+    before = run.scene(detach=True)
+    run.run()
+    after = run.scene(detach=True)
+    frozen = ~trainable[0]
+    for name in ("points", "stroke_width", "stroke_color"):
+        old, new = getattr(before, name)[0], getattr(after, name)[0]
+        assert torch.equal(old[frozen], new[frozen]), name
+        assert not torch.equal(old[~frozen], new[~frozen]), name
+
+
+def test_callbacks_see_every_step_with_losses_and_similarities(tiny_clip):
+    s = tiny_settings("m", iterations=3)
+    run = _optimisation([s, s.replace(seed=4)], [tiny_clip])
+    infos = []
+    run.run([infos.append])
+    assert [i.step for i in infos] == [1, 2, 3]
+    assert all(len(i.losses) == 2 and len(i.similarities) == 2 for i in infos)
+    assert all(-1 <= sim <= 1 for i in infos for sim in i.similarities)
+
+
+def test_losses_of_drawings_in_a_batch_do_not_mix(tiny_clip):
+    a = tiny_settings("m", iterations=2)
+    b = a.replace(seed=3, prompts=("something else entirely",), negatives=("x",))
+    alone = _optimisation([a], [tiny_clip])
+    alone.run()
+    together = _optimisation([a, b], [tiny_clip])
+    together.run()
+    assert torch.allclose(alone.scene(detach=True).points[0],
+                          together.scene(detach=True).points[0], atol=1e-4)
+
+
+def test_an_interrupt_leaves_the_last_completed_step_valid(tiny_clip):
+    s = tiny_settings("m", iterations=5)
+    run = _optimisation([s], [tiny_clip])
+    snapshots = []
+
+    def stop(info):
+        snapshots.append(run.scene(detach=True).points.clone())
+        if info.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run.run([stop])
+    assert run.step_count == 2
+    assert torch.equal(run.scene(detach=True).validate().points, snapshots[-1])
+
+
+def test_drawings_in_one_batch_must_share_canvas_and_iterations(tiny_clip):
+    a = tiny_settings("m")
+    with pytest.raises(ValueError, match="share iterations"):
+        _optimisation([a, a.replace(iterations=7)], [tiny_clip])
+
+
+def test_clip_objectives_need_a_model():
+    with pytest.raises(ValueError, match="need a CLIP model"):
+        _optimisation([tiny_settings("m")], [])
