@@ -345,6 +345,23 @@ def test_unrepresentable_features_are_skipped_with_one_warning_listing_them():
     assert not bool(scene.filled[0, 1]) and bool(scene.stroked[0, 1])
 
 
+def test_shapes_with_coordinates_beyond_float32_are_skipped_with_a_warning(tmp_path):
+    body = '<path d="M1e60 0 L5 5" stroke="red"/><rect width="2" height="2"/>'
+    with pytest.warns(UserWarning, match="huge or infinite coordinates"):
+        scene = load_svg(write_svg(tmp_path, body))
+    assert scene.num_paths == 1 and torch.isfinite(scene.points).all()
+
+
+@pytest.mark.parametrize("attrs", ['width="0" height="10"', 'width="10" height="-5"',
+                                   'xmlns:x="urn:x" width="10" height="10"'])
+def test_unusable_root_raises_svg_import_error(tmp_path, attrs):
+    path = tmp_path / "root.svg"
+    namespace = "urn:not-svg" if "urn:x" in attrs else "http://www.w3.org/2000/svg"
+    path.write_text(f'<svg xmlns="{namespace}" {attrs}><rect width="1" height="1"/></svg>')
+    with pytest.raises(SvgImportError):
+        load_svg(path)
+
+
 def test_supported_files_load_without_warnings():
     for name in FIXTURES:
         load_quietly(DATA / name)

@@ -12,7 +12,7 @@ the ``viewBox`` fills the canvas exactly. Without ``width``/``height`` the ``vie
 Approximations: lines and quadratics become cubics exactly, arcs within 0.1 px; ``opacity`` (also on
 groups) is multiplied into the fill and stroke alphas rather than compositing a group; joins are
 round. What the Scene cannot hold (text, images, gradients and patterns, dashes, markers, filters,
-clip paths, masks) is skipped with one warning that lists it; the rest loads.
+clip paths, masks, symbols) is skipped with one warning that lists it; the rest loads.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from clipdraw.svg.export import BACKGROUND_ID, METADATA_ID
 __all__ = ["SvgImportError", "load_svg", "read_svg_metadata"]
 
 _ARC_TOLERANCE = 0.1  # px, the most an arc's cubics may stray from the arc
+_LARGEST = 1e7  # px; beyond this float32 coordinates are meaningless (or infinite)
 _CAPS = {"butt": LineCap.BUTT, "round": LineCap.ROUND, "square": LineCap.SQUARE}
 _RULES = {"nonzero": FillRule.NONZERO, "evenodd": FillRule.EVENODD}
 _GRADIENT_TAGS = ("linearGradient", "radialGradient")
@@ -77,7 +78,7 @@ def _read_document(path: str | os.PathLike) -> tuple[bytes, ElementTree.Element]
         raise SvgImportError(f"SVG file {os.fspath(path)!r} is empty")
     try:
         root = ElementTree.fromstring(data)
-    except ElementTree.ParseError as error:
+    except (ElementTree.ParseError, LookupError) as error:  # LookupError: unknown encoding
         raise SvgImportError(f"{os.fspath(path)!r} is not valid XML: {error}") from error
     if _local(root.tag) != "svg":
         raise SvgImportError(
@@ -351,6 +352,10 @@ def _walk(node: se.Group, opacity: float, out: _Collected, servers: dict[str, st
             style = _style(element, width, opacity * _own_opacity(element), servers, out.skipped)
             subpaths = [([(x * stretch[0], y * stretch[1]) for x, y in chain], closed)
                         for chain, closed in _subpaths(path)]
+            numbers = [v for chain, _ in subpaths for p in chain for v in p] + [width]
+            if not all(abs(v) <= _LARGEST for v in numbers):  # also catches NaN
+                out.skipped.add("shapes with huge or infinite coordinates")
+                continue
             if not subpaths:
                 continue
             if not out.paths and out.background is None and _is_background(
@@ -366,7 +371,8 @@ def _canvas(document: se.SVG) -> tuple[int, int, float, float]:
     """Whole-pixel canvas size and the document size in px it is rounded from."""
     width, height = float(document.width), float(document.height)
     if not (math.isfinite(width) and math.isfinite(height)) or width <= 0 or height <= 0:
-        raise SvgImportError(f"the SVG document has no usable size ({width} x {height})")
+        raise SvgImportError(f"the SVG document has no usable size ({width} x {height} px from "
+                             "its width, height and viewBox)")
     return max(1, round(width)), max(1, round(height)), width, height
 
 
@@ -439,6 +445,10 @@ def load_svg(
         document = se.SVG.parse(source, reify=False, ppi=96.0, on_error="ignore")
     except Exception as error:  # svgelements raises assorted errors on broken documents
         raise SvgImportError(f"cannot read SVG file {os.fspath(path)!r}: {error}") from error
+    if not isinstance(document, se.SVG):
+        raise SvgImportError(
+            f"{os.fspath(path)!r} is not an SVG document (its <svg> root is not in the SVG "
+            f"namespace: {root.tag!r})")
     width, height, exact_width, exact_height = _canvas(document)
     _walk(document, 1.0, collected, servers, (width, height),
           (width / exact_width, height / exact_height))
