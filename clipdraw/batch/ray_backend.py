@@ -8,12 +8,13 @@ Ray is imported only here and only when used (``pip install clipdraw[ray]``).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from clipdraw.batch.run import Drawn, Work
+from clipdraw.batch.run import Drawn, Work, WorkFn
 from clipdraw.settings import DrawSettings
 
 __all__ = ["RayExecutor", "import_ray", "task_options"]
@@ -30,9 +31,19 @@ def import_ray() -> Any:
     return ray
 
 
-def _run_work(work: Work, settings: Sequence[DrawSettings]) -> list[Drawn]:
-    """Ray task body: draw one batch on the worker."""
+def _run_work(work: WorkFn, settings: Sequence[DrawSettings]) -> list[Drawn]:
+    """Ray task body: draw one batch on the worker, reusing the worker's loaded models."""
+    if isinstance(work, Work) and work.draw_fn is None:
+        work = _worker_work(work.device, work.judge_model, work.judge_pretrained)
     return work(settings)
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_work(device: str | None, judge_model: str | None,
+                 judge_pretrained: str | None) -> Work:
+    """One :class:`Work` per worker process and configuration: Ray reuses worker processes,
+    so later tasks find the CLIP models already loaded (a per-process cache)."""
+    return Work(device=device, judge_model=judge_model, judge_pretrained=judge_pretrained)
 
 
 def task_options(resources: Mapping[str, float], max_retries: int) -> dict[str, Any]:
@@ -93,7 +104,7 @@ class RayExecutor:
         return True
 
     def __call__(
-        self, batches: Sequence[Sequence[DrawSettings]], work: Work
+        self, batches: Sequence[Sequence[DrawSettings]], work: WorkFn
     ) -> Iterator[tuple[int, list[Drawn]]]:
         """Submit every batch, yield ``(index, drawings)`` as tasks finish (any order)."""
         ray = import_ray()

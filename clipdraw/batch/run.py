@@ -38,6 +38,7 @@ __all__ = [
     "Progress",
     "batch_key",
     "Judge",
+    "Work",
     "draw_candidates",
     "local_executor",
     "make_batches",
@@ -86,8 +87,8 @@ class Progress(Protocol):
 
 
 DrawFn = Callable[[Sequence[DrawSettings]], Sequence[Any]]
-Work = Callable[[Sequence[DrawSettings]], list[Drawn]]
-Executor = Callable[[Sequence[Sequence[DrawSettings]], Work], Iterator[tuple[int, list[Drawn]]]]
+WorkFn = Callable[[Sequence[DrawSettings]], list[Drawn]]
+Executor = Callable[[Sequence[Sequence[DrawSettings]], WorkFn], Iterator[tuple[int, list[Drawn]]]]
 
 
 @dataclass
@@ -214,7 +215,7 @@ def draw_candidates(
 
 
 def local_executor(
-    batches: Sequence[Sequence[DrawSettings]], work: Work
+    batches: Sequence[Sequence[DrawSettings]], work: WorkFn
 ) -> Iterator[tuple[int, list[Drawn]]]:
     """Draw batches one after another in this process."""
     for index, batch in enumerate(batches):
@@ -228,8 +229,11 @@ def _coerce_rows(rows: Sequence[Row] | Sequence[DrawSettings]) -> list[Row]:
         if isinstance(row, Row):
             coerced.append(row)
         elif isinstance(row, DrawSettings):
-            prompt = str(getattr(row, "prompt", "") or "")
-            coerced.append(Row(number=number, settings=row, prompt=prompt))
+            prompt = " ".join(row.prompts)
+            try:
+                coerced.append(Row(number=number, settings=row.validate(), prompt=prompt))
+            except ValueError as error:
+                coerced.append(Row(number=number, settings=None, error=str(error), prompt=prompt))
         elif isinstance(row, Mapping):
             coerced.append(row_from_mapping(number, row))
         else:
@@ -369,7 +373,7 @@ def run_batch(
     batches = make_batches(runnable, batch_size)
     settings_batches = [[runnable[j].candidates[c] for j, c in batch] for batch in batches]
     pending: dict[int, dict[int, Drawn]] = {}
-    work = _Work(draw_fn=draw_fn, device=device, judge_model=judge_model,
+    work = Work(draw_fn=draw_fn, device=device, judge_model=judge_model,
                  judge_pretrained=judge_pretrained)
     for batch_index, results in (executor or local_executor)(settings_batches, work):
         for (job_index, candidate_index), drawn in zip(batches[batch_index], results):
@@ -433,22 +437,26 @@ class Judge:
 
 
 @dataclass
-class _Work:
-    """Picklable batch worker: draws one batch (and judges it); sent to Ray workers as is."""
+class Work:
+    """Picklable batch worker: draws one batch (and judges it); sent to Ray workers as is.
+
+    Models (and the judge) are loaded on first use and kept for later batches of this process.
+    """
 
     draw_fn: DrawFn | None = None
     device: str | None = None
     judge_model: str | None = None
     judge_pretrained: str | None = "openai"
     _judge: Judge | None = field(default=None, repr=False, compare=False)
+    _drawer: DrawFn | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, settings: Sequence[DrawSettings]) -> list[Drawn]:
+        if self._drawer is None:  # made once, so models load once per process
+            self._drawer = self.draw_fn or pipeline_draw_fn(self.device)
         if self.judge_model and self._judge is None:
             self._judge = Judge(self.judge_model, self.judge_pretrained, self.device)
-        return draw_candidates(
-            settings, draw_fn=self.draw_fn, device=self.device, judge=self._judge
-        )
+        return draw_candidates(settings, draw_fn=self._drawer, judge=self._judge)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Ship without the loaded judge: each Ray worker loads its own."""
-        return {**self.__dict__, "_judge": None}
+        """Ship without loaded models: each Ray worker loads its own."""
+        return {**self.__dict__, "_judge": None, "_drawer": None}
