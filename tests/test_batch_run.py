@@ -236,3 +236,19 @@ def test_progress_sees_total_then_each_finished_drawing(tmp_path):
     run_batch(_rows('"a"\n'), tmp_path, draw_fn=FakeDrawer())
     run_batch(_rows('"a"\n"b"\n'), tmp_path, progress=Recorder(), draw_fn=FakeDrawer())
     assert events == [("start", 2, 1), ("advance", "b_seed0")]
+
+
+def test_models_load_once_per_run_not_once_per_batch(tiny, tmp_path, monkeypatch):
+    import clipdraw.drawing
+
+    loads = []
+    real = clipdraw.drawing.load_models
+
+    def counting(settings, device="auto"):
+        loads.append(settings.models)
+        return real(settings, device)
+
+    monkeypatch.setattr(clipdraw.drawing, "load_models", counting)
+    rows = parse_rows("a cat\na dog\na cow\n", "text", tiny.replace(iterations=1))
+    summary = run_batch(rows, tmp_path, batch_size=1, device="cpu", png=False)
+    assert summary.ok == 3 and len(loads) == 1
