@@ -27,11 +27,11 @@ def path_segments(points: Tensor, num_segments: Tensor, closed: Tensor) -> tuple
     Shape:
         - points: :math:`(G, P, 2)`
         - num_segments, closed: :math:`(G,)`
-        - controls: :math:`(G, S + 1, 4, 2)` with ``S = (P - 1) // 3``
+        - controls: :math:`(G, S + 1, 4, 2)` with ``S = P // 3``
         - valid: :math:`(G, S + 1)` bool
     """
     paths, slots = points.shape[:2]
-    max_segments = max((slots - 1) // 3, 0)
+    max_segments = slots // 3
     device = points.device
     segment = torch.arange(max_segments, device=device)
     index = (3 * segment[:, None] + torch.arange(4, device=device)).expand(paths, -1, -1)

@@ -60,6 +60,7 @@ class _Pieces:
     inset: Tensor  # (Q,) half stroke width (0 for fills): subtracted from distances
     reach: Tensor  # (Q,) how far beyond `inset` the piece can cover pixels
     flatness: Tensor  # (Q,) bound on the distance between the piece and its sub-curve
+    deep_key: Tensor  # (Q,) packed distances below this lie deep inside a round-ended stroke
     kind: Tensor  # (Q,) FILL or STROKE
 
 
@@ -191,6 +192,10 @@ def _flatten(
         inset = half[path] if kind == STROKE else torch.zeros_like(half[path])
         extra = stroke_extra[path] if kind == STROKE else torch.full_like(inset, EDGE_REACH)
         layer = (stroke_layer if kind == STROKE else fill_layer)[path]
+        flatness = bend / count.square()
+        deep_key = torch.floor((_KEY_BIAS - EDGE_REACH - flatness) * _KEY_SCALE).long() - 1
+        round_ended = closed[path] | (linecap[path] == LineCap.ROUND)
+        deep_key = torch.where(round_ended & (kind == STROKE), deep_key, -1)
         parts.append(
             _Pieces(
                 start=evaluate(curve, t0),
@@ -201,7 +206,8 @@ def _flatten(
                 dt=step,
                 inset=inset[source],
                 reach=(inset + extra)[source],
-                flatness=(bend / count.square())[source],
+                flatness=flatness[source],
+                deep_key=deep_key[source],
                 kind=torch.full_like(source, kind),
             )
         )
@@ -269,57 +275,83 @@ def _shade_group(
         chosen = torch.full((total + 1,), _NO_PIECE, dtype=torch.long, device=device)
         _search(chosen, pieces, lo, hi, first, x0, y0, w, h, offset)
         chosen = chosen[:-1]
-        entry_layer = torch.repeat_interleave(torch.arange(end - first, device=device), area)
-        local = torch.arange(total, device=device) - offset[entry_layer]
-        row = local // w[entry_layer]
-        is_fill = (entry_layer + first) % 2 == FILL
-        inside = torch.zeros(total, dtype=torch.bool, device=device)
-        fills = is_fill.any()
-        if fills:
-            winding = _winding(pieces, lo, hi, first, x0, y0, w, h)
-            row_offset = torch.cumsum(h * (w + 1), 0) - h * (w + 1)
-            count = winding[row_offset[entry_layer] + local + row]
-            inside = torch.where(layer_evenodd[entry_layer + first], count % 2 != 0, count != 0)
-        touched = chosen != _NO_PIECE
-        active = torch.nonzero(touched | (is_fill & inside)).squeeze(1)
-        layer = entry_layer[active] + first
-        row = row[active]
-        column = local[active] - row * w[layer - first]
-        x = x0[layer - first] + column
-        y = y0[layer - first] + row
-        near = touched[active]
-        inside = inside[active]
+        active = chosen != _NO_PIECE
+        inside = _inside(pieces, lo, hi, first, x0, y0, w, h, offset, layer_evenodd)
+        if inside is not None:
+            active |= inside
+        active = torch.nonzero(active).squeeze(1)
+        layer = torch.searchsorted(offset + area, active, right=True)
+        local = active - offset[layer]
+        row = local // w[layer]
+        x = x0[layer] + local - row * w[layer]
+        y = y0[layer] + row
+        layer = layer + first
         key = chosen[active]
-        piece = torch.where(near, key & 0xFFFFFFFF, 0)
-        is_stroke = layer % 2 == STROKE
-        segment = pieces.segment[piece]
-        path = segment // slots
+        piece = key & 0xFFFFFFFF
+        near = key != _NO_PIECE
         # A pixel this deep inside a round-ended stroke is covered whatever the exact distance:
         # it needs no geometry and has none of its gradient.
-        chord_value = (key >> 32).double() / _KEY_SCALE - _KEY_BIAS + 1 / _KEY_SCALE
-        deep = chord_value + pieces.flatness[piece] < -EDGE_REACH
-        uncapped = closed[path] | (linecap[path] == LineCap.ROUND)
-        shaded = torch.nonzero(near & ~(is_stroke & deep & uncapped)).squeeze(1)
-        centre = torch.stack([x[shaded], y[shaded]], -1).to(table.dtype) + 0.5
+        deep = (key >> 32) < pieces.deep_key[piece.clamp(max=max(pieces.layer.numel() - 1, 0))]
+        shaded = torch.nonzero(near & ~deep).squeeze(1)
+        is_stroke = (layer[shaded] % 2) == STROKE
+        inside = inside[active[shaded]] if inside is not None else torch.zeros_like(is_stroke)
         piece = piece[shaded]
-        segment, path = segment[shaded], path[shaded]
+        segment = pieces.segment[piece]
+        path = segment // slots
+        centre = torch.stack([x[shaded], y[shaded]], -1).to(table.dtype) + 0.5
         start_point, along = pieces.start[piece], pieces.end[piece] - pieces.start[piece]
         t = ((centre - start_point) * along).sum(-1) / along.square().sum(-1).clamp_min(1e-12)
         guess = pieces.t0[piece] + t.clamp(0, 1) * pieces.dt[piece]
-        t = project(power_basis(table[segment]), centre, guess)
 
     coefficients = power_basis(table[segment])
+    with torch.no_grad():
+        t = project(coefficients.detach(), centre, guess, iterations=2)
     offset_vector = centre - polynomial(coefficients, t)
     distance = torch.sqrt(offset_vector.square().sum(-1) + 1e-12)
     normal = _edge_normal(offset_vector, distance, coefficients.detach(), t)
     stroke = band_coverage(distance, half[path], normal)
+    stroke = _join(stroke, normal, centre, t, is_stroke, path, segment % slots, half, closed,
+                   num_segments, table, slots)
     stroke = _cap(stroke, centre, path, segment % slots, half, closed, num_segments, linecap,
                   table, slots)
-    fill = edge_coverage(torch.where(inside[shaded], distance, -distance), normal)
-    values = torch.where(is_stroke[shaded], stroke, fill)
+    fill = edge_coverage(torch.where(inside, distance, -distance), normal)
+    values = torch.where(is_stroke, stroke, fill)
     coverage = torch.ones(layer.shape[0], dtype=values.dtype, device=device)
     coverage = coverage.index_put((shaded,), values)
     return layer, x, y, coverage
+
+
+def _inside(
+    pieces: _Pieces,
+    lo: int,
+    hi: int,
+    first: int,
+    x0: Tensor,
+    y0: Tensor,
+    w: Tensor,
+    h: Tensor,
+    offset: Tensor,
+    layer_evenodd: Tensor,
+) -> Tensor | None:
+    """Which entries of the group's buffer lie inside their fill, by its fill rule; ``None``
+    when the group has no fill."""
+    device = w.device
+    area = w * h
+    layer = torch.arange(w.numel(), device=device)
+    fills = layer[((layer + first) % 2 == FILL) & (area > 0)]
+    if fills.numel() == 0 or not bool((pieces.kind[lo:hi] == FILL).any()):
+        return None
+    winding = _winding(pieces, lo, hi, first, x0, y0, w, h)
+    row_offset = torch.cumsum(h * (w + 1), 0) - h * (w + 1)
+    owner = torch.repeat_interleave(fills, area[fills])
+    within = torch.arange(owner.numel(), device=device) - torch.repeat_interleave(
+        torch.cumsum(area[fills], 0) - area[fills], area[fills]
+    )
+    count = winding[row_offset[owner] + within + within // w[owner]]
+    covered = torch.where(layer_evenodd[owner + first], count % 2 != 0, count != 0)
+    inside = torch.zeros(int(area.sum()), dtype=torch.bool, device=device)
+    inside[offset[owner] + within] = covered
+    return inside
 
 
 def _search(
@@ -477,6 +509,56 @@ def _edge_normal(offset: Tensor, distance: Tensor, coefficients: Tensor, t: Tens
     across = torch.where(length > 1e-9, across / length.clamp_min(1e-9), torch.ones_like(across)
                          * torch.tensor([1.0, 0.0], device=t.device, dtype=t.dtype))
     return torch.where((distance > 1e-3)[:, None], offset / distance[:, None], across)
+
+
+def _join(
+    coverage: Tensor,
+    normal: Tensor,
+    centre: Tensor,
+    t: Tensor,
+    is_stroke: Tensor,
+    path: Tensor,
+    slot: Tensor,
+    half: Tensor,
+    closed: Tensor,
+    num_segments: Tensor,
+    table: Tensor,
+    slots: int,
+) -> Tensor:
+    """Add the neighbouring segment's band where two segments meet at an angle.
+
+    The nearest segment alone misses the second edge that crosses a pixel in the inner corner
+    of a join. Two edges meeting at right angles cover ``1 - (1 - a)(1 - b)`` of a pixel, one
+    edge continuing smoothly ``max(a, b)``; between the two, the angle between the edges' normals
+    blends them.
+    """
+    count = num_segments[path]
+    after = t > 0.5
+    neighbour = slot + torch.where(after, 1, -1)
+    wraps = closed[path]
+    neighbour = torch.where(wraps, torch.remainder(neighbour, count.clamp(min=1)), neighbour)
+    usable = is_stroke & (neighbour >= 0) & (neighbour < count) & (neighbour != slot)
+    chosen = torch.nonzero(usable).squeeze(1)
+    if chosen.numel() == 0:
+        return coverage
+    owner = path[chosen]
+    coefficients = power_basis(table[owner * slots + neighbour[chosen]])
+    point = centre[chosen]
+    with torch.no_grad():
+        start = torch.where(after[chosen], 0.0, 1.0).to(point.dtype)
+        other_t = project(coefficients.detach(), point, start, iterations=3)
+    offset = point - polynomial(coefficients, other_t)
+    distance = torch.sqrt(offset.square().sum(-1) + 1e-12)
+    other_normal = _edge_normal(offset, distance, coefficients.detach(), other_t)
+    other = band_coverage(distance, half[owner], other_normal)
+    mine = coverage[chosen]
+    mine_normal = normal[chosen]
+    sine = mine_normal[:, 0] * other_normal[:, 1] - mine_normal[:, 1] * other_normal[:, 0]
+    # Where the neighbour's closest point is the shared joint, both see the same round join.
+    apart = torch.where(after[chosen], other_t > 1e-3, other_t < 1 - 1e-3)
+    larger = torch.maximum(mine, other)
+    union = larger + sine.square() * apart * (1 - (1 - mine) * (1 - other) - larger)
+    return coverage.index_put((chosen,), union)
 
 
 def _cap(
