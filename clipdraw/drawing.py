@@ -41,6 +41,7 @@ __all__ = [
     "VideoRecorder",
     "draw",
     "draw_batch",
+    "initial_scene",
     "load_models",
 ]
 
@@ -153,7 +154,7 @@ def _take_paths(scene: Scene, count: int) -> Scene:
     return scene.replace(**{name: value[:, :count] for name, value in fields.items()})
 
 
-def _initial_scene(
+def initial_scene(
     settings: DrawSettings, generator: torch.Generator, device: torch.device, dtype: torch.dtype
 ) -> tuple[Scene, Tensor]:
     """A drawing's starting scene (B = 1) and which of its paths are trainable, shape (1, N)."""
@@ -209,7 +210,7 @@ def draw_batch(
     if models is None:
         models = load_models(resolved[0], device)
     generators = [torch.Generator().manual_seed(int(s.seed)) for s in resolved]
-    starts = [_initial_scene(s, g, device, dtype) for s, g in zip(resolved, generators)]
+    starts = [initial_scene(s, g, device, dtype) for s, g in zip(resolved, generators)]
     counts = [scene.num_paths for scene, _ in starts]
     scene = Scene.concat([scene for scene, _ in starts])
     trainable = torch.zeros(len(starts), scene.num_paths, dtype=torch.bool, device=device)

@@ -21,6 +21,8 @@ import io
 import json
 import logging
 import os
+import socket
+import urllib.parse
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -181,16 +183,60 @@ def check_model_spec(
 
 @contextlib.contextmanager
 def _quiet() -> Any:
-    """Silence open_clip's logging and warnings (our error says what went wrong)."""
-    logger = logging.getLogger()
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    """Silence open_clip's and huggingface_hub's logging and warnings while loading (our error
+    says what went wrong)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        logging.disable(previous)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``url``'s host opens within ``timeout`` seconds."""
+    host = urllib.parse.urlsplit(url).hostname or url
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _cached_weights(tag_cfg: dict[str, Any], cache_dir: str | None) -> str | None:
+    """The local file of a pretrained tag's weights if a download already put it there."""
+    hub = tag_cfg.get("hf_hub", "")
+    if hub:
+        from huggingface_hub import try_to_load_from_cache
+
+        model_id, filename = os.path.split(hub)
+        filename = filename or "open_clip_pytorch_model.bin"
+        names = [filename[:-4] + ".safetensors"] if filename.endswith((".bin", ".pth")) else []
+        if filename == "open_clip_pytorch_model.bin":
+            names = ["open_clip_model.safetensors"]
+        for name in [*names, filename]:
+            found = try_to_load_from_cache(model_id, name, cache_dir=cache_dir)
+            if isinstance(found, str) and os.path.isfile(found):
+                return found
+        return None
+    url = tag_cfg.get("url", "")
+    if url:
+        local = Path(cache_dir or os.path.expanduser("~/.cache/clip"), os.path.basename(url))
+        return str(local) if local.is_file() else None
+    return None
+
+
+def _no_network_error(what: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"cannot get {what}: the weights are not in the cache and the network cannot be reached. "
+        + _CACHE_HINT
+    )
 
 
 def _build_from_config(config: dict[str, Any]) -> torch.nn.Module:
@@ -215,6 +261,48 @@ def _tokenizer_for_config(config: dict[str, Any]) -> Any:
     if text_cfg.get("hf_tokenizer_name"):
         return HFTokenizer(text_cfg["hf_tokenizer_name"], context_length=length)
     return open_clip.SimpleTokenizer(context_length=length)
+
+
+def _open_clip_arguments(
+    spec: str, tag: str | None, weights: str | None, cache_dir: str | None
+) -> tuple[str, str | None, dict[str, Any]]:
+    """``(model_name, pretrained, extra kwargs)`` for ``open_clip.create_model``.
+
+    A pretrained tag also says how its weights were trained (QuickGELU, mean/std), which still
+    holds when the weights come from ``weights`` or from the download cache; a cached file is
+    passed as a path, so no update check goes to the network.
+    """
+    if spec.startswith(("hf-hub:", "local-dir:")):
+        return spec, None, {}
+    name = spec.replace("/", "-")
+    tag_cfg = open_clip.get_pretrained_cfg(name, tag) if tag else {}
+    if not tag_cfg:
+        return name, None if weights is not None else tag, {}
+    kwargs: dict[str, Any] = {"force_quick_gelu": bool(tag_cfg.get("quick_gelu", False))}
+    source = None if weights is not None else _cached_weights(tag_cfg, cache_dir) or tag
+    if source != tag:
+        kwargs["force_preprocess_cfg"] = {k: tag_cfg[k] for k in ("mean", "std") if k in tag_cfg}
+    return name, source, kwargs
+
+
+def _check_network(spec: str, tag: str | None, weights: str | None, cache_dir: str | None) -> None:
+    """Fail at once (instead of a minute of retries) when a download is needed but the host
+    cannot be reached."""
+    if spec.startswith("hf-hub:"):
+        if not _reachable("https://huggingface.co"):
+            raise ModelLoadError(
+                f"cannot get {spec}: huggingface.co cannot be reached (HF_HUB_OFFLINE=1 uses a "
+                "cached copy). " + _CACHE_HINT
+            )
+        return
+    if spec.startswith("local-dir:") or weights is not None or not tag:
+        return
+    tag_cfg = open_clip.get_pretrained_cfg(spec.replace("/", "-"), tag)
+    if not tag_cfg or _cached_weights(tag_cfg, cache_dir) is not None:
+        return
+    url = "https://huggingface.co" if tag_cfg.get("hf_hub") else tag_cfg.get("url", "")
+    if url and not _reachable(url):
+        raise _no_network_error(f"CLIP weights {spec}/{tag}")
 
 
 def load_clip(
@@ -247,6 +335,8 @@ def load_clip(
     tag = None if pretrained is None or pretrained.lower() in _NO_WEIGHTS else pretrained
     config = _config_file(spec)
     spec_n = _normalise_spec(spec)
+    if config is None and not _offline():
+        _check_network(spec_n, tag, weights, cache_dir)
     try:
         # Random initial weights come from a fixed seed, so a model without pretrained weights is
         # the same in every run (and the caller's random state is left alone).
@@ -256,18 +346,7 @@ def load_clip(
                 model = _build_from_config(config)
                 tokenizer = _tokenizer_for_config(config)
             else:
-                schema = spec_n.split(":", 1)[0] if spec_n.startswith(("hf-hub:", "local-dir:")) \
-                    else None
-                name = spec_n if schema else spec_n.replace("/", "-")
-                tag_cfg = open_clip.get_pretrained_cfg(name, tag) if tag and not schema else {}
-                kwargs: dict[str, Any] = {}
-                if tag_cfg:
-                    kwargs["force_quick_gelu"] = bool(tag_cfg.get("quick_gelu", False))
-                    if weights is not None:
-                        kwargs["force_preprocess_cfg"] = {
-                            k: tag_cfg[k] for k in ("mean", "std") if k in tag_cfg
-                        }
-                source = None if schema or weights is not None else tag
+                name, source, kwargs = _open_clip_arguments(spec_n, tag, weights, cache_dir)
                 model = open_clip.create_model(
                     name, pretrained=source, cache_dir=cache_dir, **kwargs
                 )

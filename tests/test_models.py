@@ -119,3 +119,33 @@ def test_auto_device_falls_back_to_a_usable_device():
     device = resolve_device("auto")
     torch.zeros(1, device=device)
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_without_a_network_a_missing_download_fails_at_once(monkeypatch, tmp_path):
+    import clipdraw.models as models
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    probed = []
+    monkeypatch.setattr(models, "_reachable", lambda url, timeout=3.0: probed.append(url))
+    with pytest.raises(ModelLoadError, match="network cannot be reached") as caught:
+        load_clip("ViT-B-32", "openai", cache_dir=str(tmp_path))
+    assert probed == ["https://huggingface.co"] and "--clip-weights" in str(caught.value)
+    with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE=1"):
+        load_clip("hf-hub:org/repo")
+
+
+def test_cached_weights_of_a_tag_are_used_without_asking_the_hub(tmp_path):
+    from clipdraw.models import _open_clip_arguments
+
+    snapshot = tmp_path / "models--timm--vit_base_patch32_clip_224.openai" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "open_clip_model.safetensors").write_bytes(b"weights")
+    (tmp_path / "models--timm--vit_base_patch32_clip_224.openai" / "refs").mkdir()
+    (tmp_path / "models--timm--vit_base_patch32_clip_224.openai" / "refs" / "main").write_text(
+        "abc")
+    name, source, kwargs = _open_clip_arguments("ViT-B-32", "openai", None, str(tmp_path))
+    assert name == "ViT-B-32" and source == str(snapshot / "open_clip_model.safetensors")
+    assert kwargs["force_quick_gelu"] is True  # OpenAI's weights were trained with QuickGELU
+    assert kwargs["force_preprocess_cfg"]["mean"][0] == pytest.approx(0.4815, abs=1e-4)
+    empty = tmp_path / "empty"
+    assert _open_clip_arguments("ViT-B-32", "openai", None, str(empty))[1] == "openai"
