@@ -47,6 +47,23 @@ def test_same_seed_same_svg_on_the_command_line(tmp_path, tiny_clip_config):
     assert (tmp_path / "a.svg").read_text() == (tmp_path / "b.svg").read_text()
 
 
+def test_from_reproduces_a_drawing_and_given_options_override(tmp_path, tiny_clip_config):
+    first = tmp_path / "first.svg"
+    assert _run(["a boat", "--model", str(tiny_clip_config), "--seed", "3", "-o", str(first),
+                 *FAST]).exit_code == 0
+    again = tmp_path / "again.svg"
+    assert _run(["--from", str(first), "-o", str(again), "-q"]).exit_code == 0
+    assert again.read_text() == first.read_text()
+    other = tmp_path / "other.svg"
+    assert _run(["--from", str(tmp_path / "first.json"), "--seed", "4", "--iterations", "1",
+                 "-o", str(other), "-q"]).exit_code == 0
+    settings = read_svg_metadata(other)["settings"]
+    assert settings["seed"] == 4 and settings["iterations"] == 1
+    assert settings["prompts"] == ["a boat"] and settings["width"] == 32
+    result = CliRunner().invoke(cli, ["draw", "--from", str(tmp_path / "first.png")])
+    assert result.exit_code == 2 and "no clipdraw settings" in result.output
+
+
 def test_clip_weights_file_and_an_ensemble(tmp_path, tiny_clip_config, tiny_clip):
     weights = tmp_path / "w.pt"
     torch.save(tiny_clip.model.state_dict(), weights)

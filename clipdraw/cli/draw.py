@@ -120,6 +120,7 @@ Examples:
   clipdraw draw "a tiger" --init sketch.svg --freeze-init --paths 64 -o tiger.svg
   clipdraw draw "a boat" --clip-weights ViT-B-32.pt -o boat.svg    # offline, local weights
   clipdraw draw "a boat" --save-every 50 --video boat.mp4 -o boat.svg
+  clipdraw draw --from boat.svg --seed 2 -o boat2.svg    # same settings, another seed
 
 \b
 Writes OUT.svg (settings in its <metadata>), OUT.png and OUT.json. Same seed, settings and
@@ -186,6 +187,9 @@ device give the same SVG. Ctrl-C saves the latest drawing and exits with status 
               help="Write the progress as an .mp4 or .gif.")
 @click.option("--video-every", default=10, show_default=True, type=int, callback=_positive,
               help="One video frame every N steps.")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Take the settings of an earlier drawing (its .svg or .json); options given "
+                   "here override them.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def command(**options: Any) -> None:
     """Draw PROMPTS as editable vector strokes (CLIPDraw), writing SVG, PNG and JSON.
@@ -195,6 +199,66 @@ def command(**options: Any) -> None:
     """
     settings, output = build_settings(options)
     run(settings, output, options)
+
+
+#: the settings each command-line option sets (for --from: only options given override)
+OPTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "prompts": ("prompts", "prompt_weights"),
+    "negatives": ("negatives", "negative_weight"),
+    "negative_weight": ("negative_weight",),
+    "classic_negatives": ("negatives", "negative_weight"),
+    "image_prompt": ("image_prompt",),
+    "image_prompt_weight": ("image_prompt_weight",),
+    "target": ("target",),
+    "target_weight": ("target_weight",),
+    "paths": ("paths",),
+    "iterations": ("iterations",),
+    "size": ("width", "height"),
+    "shape": ("shape",),
+    "stroke_width": ("stroke_width",),
+    "min_width": ("min_width",),
+    "max_width": ("max_width",),
+    "background": ("background",),
+    "seed": ("seed",),
+    "models": ("models",),
+    "pretrained": ("pretrained",),
+    "clip_weights": ("clip_weights",),
+    "num_augs": ("num_augs",),
+    "lr_points": ("point_lr",),
+    "lr_width": ("width_lr",),
+    "lr_color": ("color_lr",),
+    "init_svg": ("init_svg",),
+    "freeze_init": ("freeze_init",),
+}
+
+
+def merge_from_file(o: dict[str, Any], given: DrawSettings) -> DrawSettings:
+    """With ``--from FILE``, the file's settings with the options given on the command line
+    replacing theirs; else ``given``."""
+    if o["from_file"] is None:
+        return given
+    from clipdraw.svg import read_svg_metadata
+
+    path: Path = o["from_file"]
+    try:
+        if path.suffix.lower() == ".svg":
+            data = read_svg_metadata(path)
+        else:
+            import json
+
+            data = json.loads(path.read_text(encoding="utf-8"))
+        base = DrawSettings.from_dict(data["settings"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise click.BadParameter(f"no clipdraw settings in {str(path)!r} ({error})",
+                                 param_hint="--from") from None
+    context = click.get_current_context()
+    changes = {
+        field: getattr(given, field)
+        for option, fields in OPTION_FIELDS.items()
+        if context.get_parameter_source(option) is not click.core.ParameterSource.DEFAULT
+        for field in fields
+    }
+    return base.replace(**changes)
 
 
 def build_settings(o: dict[str, Any]) -> tuple[DrawSettings, Path]:
@@ -231,7 +295,7 @@ def build_settings(o: dict[str, Any]) -> tuple[DrawSettings, Path]:
     def as_str(path: Path | None) -> str | None:
         return None if path is None else str(path)
 
-    settings = DrawSettings(
+    settings = merge_from_file(o, DrawSettings(
         prompts=tuple(p for p, _ in prompts),
         prompt_weights=tuple(w for _, w in prompts) if any(w != 1 for _, w in prompts) else (),
         negatives=tuple(n for n, _ in negatives),
@@ -259,7 +323,7 @@ def build_settings(o: dict[str, Any]) -> tuple[DrawSettings, Path]:
         seed=o["seed"],
         init_svg=as_str(o["init_svg"]),
         freeze_init=o["freeze_init"],
-    )
+    ))
     try:
         settings.validate()
         build_objectives(settings)  # opens the images
