@@ -117,23 +117,32 @@ def _stroke_pieces(outline: Outline) -> tuple[Tensor, Tensor]:
 
 def _inside_stroke(samples: Tensor, rects: Tensor, rect_radii: Tensor, discs: Tensor,
                    disc_radii: Tensor) -> Tensor:
-    """Whether each sample ``(M, 2)`` lies in any rectangle or disc wedge."""
+    """Whether each sample ``(M, 2)`` lies in any rectangle or disc wedge.
+
+    Geometry is shifted to the samples' first point in float64, then tested in float32 (local
+    coordinates, error ~1e-5 px) to halve the memory traffic of the ``(M, R)`` broadcasts.
+    """
+    origin = samples[0]
+    local = (samples - origin).float()
     inside = torch.zeros(samples.shape[0], dtype=torch.bool)
-    sx, sy = samples[:, 0:1], samples[:, 1:2]
+    sx, sy = local[:, 0:1], local[:, 1:2]
     if rects.shape[0]:
         a = rects[:, 0]
         d = rects[:, 1] - a
         length = d.norm(dim=1)
-        u = d / length.clamp_min(1e-300)[:, None]
+        u = (d / length.clamp_min(1e-300)[:, None]).float()
+        a = (a - origin).float()
         rx, ry = sx - a[:, 0], sy - a[:, 1]  # (M, R)
         along = rx * u[:, 0] + ry * u[:, 1]
-        across = rx * u[:, 1] - ry * u[:, 0]
-        hit = (along >= 0) & (along <= length) & (across.abs() <= rect_radii) & (length > 0)
+        across = (rx * u[:, 1] - ry * u[:, 0]).abs_()
+        hit = (along >= 0) & (along <= length.float()) & (across <= rect_radii.float())
+        hit &= length > 0
         inside |= hit.any(1)
     if discs.shape[0]:
-        c, d_in, d_out = discs[:, 0], discs[:, 1], discs[:, 2]
+        c = (discs[:, 0] - origin).float()
+        d_in, d_out = discs[:, 1].float(), discs[:, 2].float()
         rx, ry = sx - c[:, 0], sy - c[:, 1]  # (M, D)
-        hit = rx * rx + ry * ry <= disc_radii**2
+        hit = rx * rx + ry * ry <= disc_radii.float() ** 2
         hit &= rx * d_in[:, 0] + ry * d_in[:, 1] >= 0
         hit &= rx * d_out[:, 0] + ry * d_out[:, 1] <= 0
         inside |= hit.any(1)
@@ -141,15 +150,25 @@ def _inside_stroke(samples: Tensor, rects: Tensor, rect_radii: Tensor, discs: Te
 
 
 def _winding(samples: Tensor, edges: Tensor) -> Tensor:
-    """Winding number of each sample ``(M, 2)`` about directed edges ``(E, 2, 2)``."""
+    """Winding number of each sample ``(M, 2)`` about directed edges ``(E, 2, 2)``.
+
+    Counts signed crossings of the ray to ``+x`` (half-open in y, so vertices count once), in
+    float32 coordinates local to the first sample (error ~1e-5 px).
+    """
     if edges.shape[0] == 0:
         return torch.zeros(samples.shape[0], dtype=torch.long)
-    a, b = edges[:, 0], edges[:, 1]
-    px, py = samples[:, 0:1], samples[:, 1:2]
-    cross = (b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (px - a[:, 0]) * (b[:, 1] - a[:, 1])
-    up = (a[:, 1] <= py) & (b[:, 1] > py) & (cross > 0)
-    down = (b[:, 1] <= py) & (a[:, 1] > py) & (cross < 0)
-    return (up.long() - down.long()).sum(1)
+    origin = samples[0]
+    local = (samples - origin).float()
+    a = (edges[:, 0] - origin).float()
+    b = (edges[:, 1] - origin).float()
+    px, py = local[:, 0:1], local[:, 1:2]
+    rise = b[:, 1] - a[:, 1]
+    slope = torch.where(rise != 0, (b[:, 0] - a[:, 0]) / rise, torch.zeros_like(rise))
+    direction = torch.sign(rise)
+    below_a = a[:, 1] <= py
+    crosses = below_a != (b[:, 1] <= py)  # (M, E): the edge spans the sample's row
+    right = a[:, 0] + (py - a[:, 1]) * slope > px
+    return ((crosses & right).float() * direction).sum(1).round().long()
 
 
 def _pixel_samples(pixels: Tensor, samples_per_side: int) -> Tensor:
@@ -168,16 +187,24 @@ def _near(lo: Tensor, hi: Tensor, box: tuple[float, float, float, float], pad: T
 
 
 def _distance(points: Tensor, edges: Tensor, chunk: int = 1 << 22) -> Tensor:
-    """Distance ``(M,)`` from each point ``(M, 2)`` to the nearest edge ``(E, 2, 2)`` (clamped)."""
-    a, d = edges[:, 0], edges[:, 1] - edges[:, 0]
-    length2 = (d * d).sum(1).clamp_min(1e-300)
+    """Distance ``(M,)`` from each point ``(M, 2)`` to the nearest edge ``(E, 2, 2)`` (clamped).
+
+    float32 in coordinates local to the first point (error ~1e-5 px, far inside the 1e-4 px slack
+    of the pixel classification that uses it).
+    """
+    origin = points[0]
+    local = (points - origin).float()
+    a = (edges[:, 0] - origin).float()
+    d = (edges[:, 1] - edges[:, 0]).float()
+    length2 = (d * d).sum(1).clamp_min(1e-30)
     out = torch.empty(points.shape[0], dtype=_DTYPE)
     step = max(1, chunk // max(1, edges.shape[0]))
     for start in range(0, points.shape[0], step):
-        rel = points[start : start + step, None, :] - a[None]
-        t = ((rel * d[None]).sum(-1) / length2).clamp(0, 1)
-        gap = rel - t[..., None] * d[None]
-        out[start : start + step] = (gap * gap).sum(-1).amin(1).sqrt()
+        rx = local[start : start + step, 0:1] - a[:, 0]
+        ry = local[start : start + step, 1:2] - a[:, 1]
+        t = ((rx * d[:, 0] + ry * d[:, 1]) / length2).clamp_(0, 1)
+        gx, gy = rx - t * d[:, 0], ry - t * d[:, 1]
+        out[start : start + step] = (gx * gx + gy * gy).amin(1).sqrt().double()
     return out
 
 
@@ -271,9 +298,14 @@ def reference_coverage(
                 inside = _inside_stroke(samples, rects[keep], radii[keep], discs[keep_discs],
                                         disc_radii[keep_discs])
             else:
-                # A horizontal ray to +x from the tile meets only edges overlapping its rows.
-                keep = (edge_hi[:, 1] >= y0) & (edge_lo[:, 1] <= y1) & (edge_hi[:, 0] >= x0)
-                wind = _winding(samples, edges[keep])
+                # A ray to +x from the tile meets only edges overlapping its rows; those wholly
+                # right of the tile are crossed or not by row alone: count them once per row.
+                rows = (edge_hi[:, 1] >= y0) & (edge_lo[:, 1] <= y1)
+                right = rows & (edge_lo[:, 0] > x1)
+                near = rows & ~right & (edge_hi[:, 0] >= x0)
+                ys, row_of = torch.unique(samples[:, 1], return_inverse=True)
+                row_points = torch.stack([torch.full_like(ys, float(x0)), ys], dim=1)
+                wind = _winding(samples, edges[near]) + _winding(row_points, edges[right])[row_of]
                 inside = (wind % 2 == 1) if evenodd else (wind != 0)
             values = inside.reshape(-1, s * s).to(_DTYPE).mean(-1)
             block = coverage[y0:y1, x0:x1]

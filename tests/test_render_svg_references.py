@@ -4,6 +4,7 @@ Each scene is written as an SVG string by the tiny independent writer in ``svg_o
 rasterised by the oracle at the same pixel size, and compared as RGB over white in 0..255.
 Criteria (issue): against cairo mean abs error <= 1.0 and 99th percentile <= 10; against resvg
 mean <= 2.5 and p99 <= 24. Maxima are not compared (the renderers' anti-aliasing differs).
+``pytest -rP`` prints the measured numbers.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def _assert_matches_oracle(scene: Scene, rendered: np.ndarray, oracle: str) -> N
     mean, p99, worst = errors.mean(), np.percentile(errors, 99), errors.max()
     summary = f"vs {oracle}: mean {mean:.3f} (<= {mean_limit}), p99 {p99:.2f} (<= {p99_limit}), " \
               f"max {worst:.1f}"
+    print(summary)
     assert mean <= mean_limit and p99 <= p99_limit, summary
 
 
@@ -111,6 +113,8 @@ def test_reference_rasteriser_agrees_with_cairo() -> None:
         reference = (over_white(reference_render(case))[0].permute(1, 2, 0) * 255).numpy()
         cairo = rgb_over_white(render_cairo(scene_to_svg_string(case), case.width, case.height))
         errors = np.abs(reference - cairo)
+        print(f"reference vs cairo: mean {errors.mean():.3f}, "
+              f"p99 {np.percentile(errors, 99):.2f}, max {errors.max():.1f}")
         assert errors.mean() <= 1.0 and np.percentile(errors, 99) <= 10.0, (
             f"reference vs cairo: mean {errors.mean():.3f}, p99 {np.percentile(errors, 99):.2f}"
         )
