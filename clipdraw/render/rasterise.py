@@ -40,6 +40,9 @@ MAX_PIECES = 256
 # How far beyond a shape's edge a pixel centre can still be partly covered: the box filter reaches
 # 0.71 px, the rest is margin for the flattening's error during the search.
 EDGE_REACH = 1.5
+# Strokes thinner than twice this (in pixels) get their round caps and joins supersampled.
+SMALL_RADIUS = 3.0
+SUBSAMPLES = 4
 PAIRS_PER_CHUNK = 1 << 21
 ENTRIES_PER_GROUP = 1 << 23
 _KEY_SCALE = 256.0
@@ -312,6 +315,8 @@ def _shade_group(
     stroke = band_coverage(distance, half[path], normal)
     stroke = _join(stroke, normal, centre, t, is_stroke, path, segment % slots, half, closed,
                    num_segments, table, slots)
+    stroke = _round_end(stroke, centre, t, is_stroke, path, segment % slots, half, closed,
+                        num_segments, linecap, table, slots)
     stroke = _cap(stroke, centre, path, segment % slots, half, closed, num_segments, linecap,
                   table, slots)
     fill = edge_coverage(torch.where(inside, distance, -distance), normal)
@@ -559,6 +564,60 @@ def _join(
     larger = torch.maximum(mine, other)
     union = larger + sine.square() * apart * (1 - (1 - mine) * (1 - other) - larger)
     return coverage.index_put((chosen,), union)
+
+
+def _round_end(
+    coverage: Tensor,
+    centre: Tensor,
+    t: Tensor,
+    is_stroke: Tensor,
+    path: Tensor,
+    slot: Tensor,
+    half: Tensor,
+    closed: Tensor,
+    num_segments: Tensor,
+    linecap: Tensor,
+    table: Tensor,
+    slots: int,
+) -> Tensor:
+    """Supersample the pixels whose closest point ends a segment of a thin stroke.
+
+    There the outline bends round a small disc (a round cap or join) that one straight edge
+    fits badly. Each of ``SUBSAMPLES**2`` sub-pixels measures its distance to the one or two
+    tangent rays leaving the end point, which outline the disc and the bands beside it.
+    """
+    count = num_segments[path]
+    after = t >= 1
+    wraps = closed[path]
+    neighbour = slot + torch.where(after, 1, -1)
+    neighbour = torch.where(wraps, torch.remainder(neighbour, count.clamp(min=1)), neighbour)
+    joined = wraps | ((neighbour >= 0) & (neighbour < count))
+    round_ended = linecap[path] == LineCap.ROUND
+    candidate = is_stroke & ((t <= 0) | after) & (half[path] < SMALL_RADIUS)
+    chosen = torch.nonzero(candidate & (joined | round_ended)).squeeze(1)
+    if chosen.numel() == 0:
+        return coverage
+    owner, end = path[chosen], after[chosen]
+    steps = (torch.arange(SUBSAMPLES, device=t.device, dtype=t.dtype) + 0.5) / SUBSAMPLES - 0.5
+    grid = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
+    samples = (centre[chosen, None, :] + grid).reshape(-1, 2)
+    repeat = grid.shape[0]
+
+    def curve_distance(segment: Tensor, start: Tensor) -> Tensor:
+        coefficients = power_basis(table[owner * slots + segment]).repeat_interleave(repeat, 0)
+        with torch.no_grad():
+            closest = project(coefficients.detach(), samples,
+                              start.to(t.dtype).repeat_interleave(repeat), iterations=3)
+        offset = samples - polynomial(coefficients, closest)
+        return torch.sqrt(offset.square().sum(-1) + 1e-12).view(-1, repeat)
+
+    distance = curve_distance(slot[chosen], end.to(t.dtype))
+    other = curve_distance(neighbour[chosen].clamp(min=0), (~end).to(t.dtype))
+    distance = torch.where(joined[chosen][:, None], distance.minimum(other), distance)
+    radius = half[owner][:, None]
+    inner = (0.5 + SUBSAMPLES * (radius - distance)).clamp(0, 1)
+    outer = (0.5 + SUBSAMPLES * (-radius - distance)).clamp(0, 1)
+    return coverage.index_put((chosen,), (inner - outer).mean(-1))
 
 
 def _cap(
