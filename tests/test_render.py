@@ -215,7 +215,8 @@ def test_translucent_stroke_does_not_darken_where_it_crosses_itself_smoothly() -
     assert deviation <= 1 / 255, f"fully covered pixels deviate by {deviation * 255:.2f}/255"
 
 
-@pytest.mark.parametrize("fill_rule", [FillRule.NONZERO, FillRule.EVENODD])
+@pytest.mark.parametrize("fill_rule", [FillRule.NONZERO, FillRule.EVENODD],
+                         ids=["nonzero", "evenodd"])
 def test_self_intersecting_star_fill_matches_reference(fill_rule: FillRule) -> None:
     scene = _closed_scene([_pentagram(20.0, 17.0, 15.0)], 40, 32, fill=(0.8, 0.2, 0.1, 0.7),
                           fill_rule=fill_rule)
@@ -227,7 +228,8 @@ def test_self_intersecting_star_fill_matches_reference(fill_rule: FillRule) -> N
         assert (centre - 1).abs().max() < 1 / 255, f"evenodd must leave the centre empty: {centre}"
 
 
-@pytest.mark.parametrize("fill_rule", [FillRule.NONZERO, FillRule.EVENODD])
+@pytest.mark.parametrize("fill_rule", [FillRule.NONZERO, FillRule.EVENODD],
+                         ids=["nonzero", "evenodd"])
 def test_compound_shape_with_hole_matches_reference(fill_rule: FillRule) -> None:
     # Nonzero needs the hole wound the other way; evenodd makes a hole either way.
     clockwise_hole = fill_rule == FillRule.EVENODD
@@ -247,7 +249,8 @@ def test_filled_and_stroked_path_matches_reference() -> None:
     _assert_matches_reference(scene)
 
 
-@pytest.mark.parametrize("linecap", [LineCap.BUTT, LineCap.ROUND, LineCap.SQUARE])
+@pytest.mark.parametrize("linecap", [LineCap.BUTT, LineCap.ROUND, LineCap.SQUARE],
+                         ids=["butt", "round", "square"])
 def test_line_caps_match_reference(linecap: LineCap) -> None:
     path = _path_points([[(9.0, 20.0), (15.0, 5.0), (25.0, 30.0), (31.0, 11.0)]])
     scene = _stroke_scene([path], 40, 32, stroke_width=9.0, colours=[(0.6, 0.1, 0.5, 0.9)],
