@@ -89,7 +89,8 @@ class ClipModel:
             - images: :math:`(N, 3, h, w)`
             - Output: :math:`(N, D)`
         """
-        features = self.model.encode_image(images.to(self.device))
+        weight = next(self.model.parameters())
+        features = self.model.encode_image(images.to(device=weight.device, dtype=weight.dtype))
         return torch.nn.functional.normalize(features.float(), dim=-1)
 
     def preprocess(self, images: Tensor) -> Tensor:

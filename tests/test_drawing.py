@@ -138,3 +138,10 @@ def test_bad_settings_fail_before_any_model_is_loaded():
         draw("a cat", width=0)  # would need to download ViT-B-32 otherwise
     with pytest.raises(ValueError, match="cannot read image"):
         draw(image_prompt="/no/such/image.png")
+
+
+def test_a_drawing_can_be_optimised_in_float64(tiny_clip):
+    drawing = draw_batch([tiny_settings("tiny", iterations=2)], device="cpu",
+                         dtype=torch.float64, models=[tiny_clip])[0]
+    assert drawing.scene.points.dtype == torch.float64
+    assert drawing.render().dtype == torch.float64
