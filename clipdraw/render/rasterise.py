@@ -315,8 +315,8 @@ def _shade_group(
     stroke = band_coverage(distance, half[path], normal)
     stroke = _join(stroke, normal, centre, t, is_stroke, path, segment % slots, half, closed,
                    num_segments, table, slots)
-    stroke = _round_end(stroke, centre, t, is_stroke, path, segment % slots, half, closed,
-                        num_segments, linecap, table, slots)
+    stroke = _round_end(stroke, centre, distance.detach(), t, is_stroke, path, segment % slots,
+                        half, closed, num_segments, linecap, table, slots)
     stroke = _cap(stroke, centre, path, segment % slots, half, closed, num_segments, linecap,
                   table, slots)
     fill = edge_coverage(torch.where(inside, distance, -distance), normal)
@@ -543,7 +543,10 @@ def _join(
     wraps = closed[path]
     neighbour = torch.where(wraps, torch.remainder(neighbour, count.clamp(min=1)), neighbour)
     usable = is_stroke & (neighbour >= 0) & (neighbour < count) & (neighbour != slot)
-    chosen = torch.nonzero(usable).squeeze(1)
+    own = power_basis(table[path * slots + slot].detach())
+    joint = torch.where(after[:, None], own.sum(1), own[:, 0])
+    near_joint = (centre - joint).norm(dim=-1) < 3 * half[path].detach() + 2
+    chosen = torch.nonzero(usable & near_joint).squeeze(1)
     if chosen.numel() == 0:
         return coverage
     owner = path[chosen]
@@ -569,6 +572,7 @@ def _join(
 def _round_end(
     coverage: Tensor,
     centre: Tensor,
+    distance: Tensor,
     t: Tensor,
     is_stroke: Tensor,
     path: Tensor,
@@ -593,7 +597,9 @@ def _round_end(
     neighbour = torch.where(wraps, torch.remainder(neighbour, count.clamp(min=1)), neighbour)
     joined = wraps | ((neighbour >= 0) & (neighbour < count))
     round_ended = linecap[path] == LineCap.ROUND
-    candidate = is_stroke & ((t <= 0) | after) & (half[path] < SMALL_RADIUS)
+    # Pixels deep inside or well outside need no second look.
+    doubtful = (distance - half[path]).abs() < 1.25
+    candidate = is_stroke & doubtful & ((t <= 0) | after) & (half[path] < SMALL_RADIUS)
     chosen = torch.nonzero(candidate & (joined | round_ended)).squeeze(1)
     if chosen.numel() == 0:
         return coverage
@@ -607,16 +613,16 @@ def _round_end(
         coefficients = power_basis(table[owner * slots + segment]).repeat_interleave(repeat, 0)
         with torch.no_grad():
             closest = project(coefficients.detach(), samples,
-                              start.to(t.dtype).repeat_interleave(repeat), iterations=3)
+                              start.to(t.dtype).repeat_interleave(repeat), iterations=2)
         offset = samples - polynomial(coefficients, closest)
         return torch.sqrt(offset.square().sum(-1) + 1e-12).view(-1, repeat)
 
-    distance = curve_distance(slot[chosen], end.to(t.dtype))
+    nearest = curve_distance(slot[chosen], end.to(t.dtype))
     other = curve_distance(neighbour[chosen].clamp(min=0), (~end).to(t.dtype))
-    distance = torch.where(joined[chosen][:, None], distance.minimum(other), distance)
+    nearest = torch.where(joined[chosen][:, None], nearest.minimum(other), nearest)
     radius = half[owner][:, None]
-    inner = (0.5 + SUBSAMPLES * (radius - distance)).clamp(0, 1)
-    outer = (0.5 + SUBSAMPLES * (-radius - distance)).clamp(0, 1)
+    inner = (0.5 + SUBSAMPLES * (radius - nearest)).clamp(0, 1)
+    outer = (0.5 + SUBSAMPLES * (-radius - nearest)).clamp(0, 1)
     return coverage.index_put((chosen,), (inner - outer).mean(-1))
 
 
