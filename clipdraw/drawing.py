@@ -223,10 +223,12 @@ def draw_batch(
 
     def drawings(error: BaseException | None = None) -> list[Drawing]:
         current = optimisation.scene(detach=True)
+        # After Ctrl-C, save at once: the last step's similarity instead of a clean evaluation.
+        last = [{} if sim is None else {"similarity": sim} for sim in optimisation.similarities]
         try:
-            metrics = optimisation.evaluate()
+            metrics = last if isinstance(error, KeyboardInterrupt) else optimisation.evaluate()
         except Exception:  # a broken model must not stop us from saving the drawing
-            metrics = [{} for _ in resolved]
+            metrics = last
         out = []
         for b, s in enumerate(resolved):
             figures: dict[str, Any] = {"loss": optimisation.losses[b],
