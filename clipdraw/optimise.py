@@ -151,15 +151,16 @@ class Optimisation:
 
     # -- pieces of a step (public so scripts/bench_pipeline.py can time them) --------------------
     def scene(self, *, detach: bool = False) -> Scene:
-        """The current drawing (clamped, so always valid)."""
+        """The current drawing; ``detach=True`` also clamps it (valid even mid-step)."""
         fields = {k: torch.stack(self.params[k]) for k in _KINDS}
-        width = fields["stroke_width"]
-        low = torch.tensor([s.min_width for s in self.settings], device=width.device,
-                           dtype=width.dtype)[:, None]
-        high = torch.tensor([s.max_width for s in self.settings], device=width.device,
-                            dtype=width.dtype)[:, None]
         if detach:
             fields = {k: v.detach() for k, v in fields.items()}
+            width = fields["stroke_width"]
+            low, high = (
+                torch.tensor([getattr(s, name) for s in self.settings], device=width.device,
+                             dtype=width.dtype)[:, None]
+                for name in ("min_width", "max_width")
+            )
             fields["stroke_width"] = torch.where(
                 self.trainable, fields["stroke_width"].clamp(low, high), fields["stroke_width"]
             )
