@@ -8,9 +8,15 @@ from typing import Any
 
 import click
 
-from clipdraw.settings import CLASSIC_NEGATIVES, DrawSettings
+from clipdraw.settings import (
+    CLASSIC_NEGATIVES,
+    CLIPDRAW_DEFAULTS,
+    PAINTERLY_DEFAULTS,
+    DrawSettings,
+)
 
 EXIT_INTERRUPTED = 130
+DEFAULTS = DrawSettings()  # the option defaults come from the one place that defines them
 
 
 class SetupError(click.ClickException):
@@ -138,45 +144,56 @@ device give the same SVG. Ctrl-C saves the latest drawing and exits with status 
               help="Pixels per SVG unit of the PNG.")
 @click.option("--negative", "negatives", multiple=True,
               help="Prompt to avoid ('text::weight' sets its weight); repeatable.")
-@click.option("--negative-weight", default=0.3, show_default=True, type=float,
+@click.option("--negative-weight", default=DEFAULTS.negative_weight, show_default=True, type=float,
               help="Default weight of negative prompts.")
 @click.option("--classic-negatives", is_flag=True,
               help=f"Add CLIPDraw's negatives: {' / '.join(CLASSIC_NEGATIVES)}")
 @click.option("--image-prompt", type=click.Path(dir_okay=False, path_type=Path),
               help="Image whose CLIP embedding the drawing should match.")
-@click.option("--image-prompt-weight", default=1.0, show_default=True, type=float)
+@click.option("--image-prompt-weight", default=DEFAULTS.image_prompt_weight,
+              show_default=True, type=float)
 @click.option("--target", type=click.Path(dir_okay=False, path_type=Path),
               help="Image to reconstruct pixel by pixel (painterly mode without prompts: "
-                   "512 paths, max width 4, 500 iterations).")
-@click.option("--target-weight", default=1.0, show_default=True, type=float)
+                   "diffvg's painterly-rendering defaults).")
+@click.option("--target-weight", default=DEFAULTS.target_weight, show_default=True, type=float)
 @click.option("--paths", type=int, callback=_non_negative,
-              help="Random paths [default: 256; 512 painterly; 0 with --init].")
+              help=f"Random paths [default: {CLIPDRAW_DEFAULTS['paths']}; "
+                   f"{PAINTERLY_DEFAULTS['paths']} painterly; 0 with --init].")
 @click.option("--iterations", type=int, callback=_positive,
-              help="Optimisation steps [default: 1000; 500 painterly].")
-@click.option("--size", default="224x224", show_default=True, help="Canvas WxH in pixels.")
-@click.option("--shape", type=click.Choice(["strokes", "blobs"]), default="strokes",
+              help=f"Optimisation steps [default: {CLIPDRAW_DEFAULTS['iterations']}; "
+                   f"{PAINTERLY_DEFAULTS['iterations']} painterly].")
+@click.option("--size", default=f"{DEFAULTS.width}x{DEFAULTS.height}",
+              show_default=True, help="Canvas WxH in pixels.")
+@click.option("--shape", type=click.Choice(["strokes", "blobs"]), default=DEFAULTS.shape,
               show_default=True, help="Open strokes or closed filled blobs.")
-@click.option("--stroke-width", default=2.0, show_default=True, type=float, callback=_positive,
+@click.option("--stroke-width", default=DEFAULTS.stroke_width,
+              show_default=True, type=float, callback=_positive,
               help="Initial stroke width (SVG units).")
-@click.option("--min-width", default=2.0, show_default=True, type=float, callback=_positive)
+@click.option("--min-width", default=DEFAULTS.min_width,
+              show_default=True, type=float, callback=_positive)
 @click.option("--max-width", type=float, callback=_positive,
-              help="Largest stroke width [default: 100; 4 painterly].")
+              help=f"Largest stroke width [default: {CLIPDRAW_DEFAULTS['max_width']:g}; "
+                   f"{PAINTERLY_DEFAULTS['max_width']:g} painterly].")
 @click.option("--background", default="white", show_default=True,
               help="Background: a colour name, #rrggbb[aa], r,g,b[,a] or transparent.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=DEFAULTS.seed, show_default=True, type=int)
 @click.option("--model", "models", multiple=True,
               help="open_clip model: a name, hf-hub:org/repo, local-dir:PATH or a config JSON "
                    "file; repeat for an ensemble [default: ViT-B-32].")
-@click.option("--pretrained", default="openai", show_default=True,
+@click.option("--pretrained", default=DEFAULTS.pretrained, show_default=True,
               help="Pretrained tag of built-in models ('none' for random weights).")
 @click.option("--clip-weights", type=click.Path(dir_okay=False, path_type=Path),
               help="Local checkpoint file to load into the model (no download).")
-@click.option("--num-augs", default=4, show_default=True, type=int, callback=_positive,
+@click.option("--num-augs", default=DEFAULTS.num_augs,
+              show_default=True, type=int, callback=_positive,
               help="Augmented views per step.")
-@click.option("--lr-points", default=1.0, show_default=True, type=float, callback=_non_negative,
+@click.option("--lr-points", default=DEFAULTS.point_lr,
+              show_default=True, type=float, callback=_non_negative,
               help="Point learning rate at a 224 px canvas (scaled with the size).")
-@click.option("--lr-width", default=0.2, show_default=True, type=float, callback=_non_negative)
-@click.option("--lr-color", default=0.01, show_default=True, type=float, callback=_non_negative)
+@click.option("--lr-width", default=DEFAULTS.width_lr,
+              show_default=True, type=float, callback=_non_negative)
+@click.option("--lr-color", default=DEFAULTS.color_lr,
+              show_default=True, type=float, callback=_non_negative)
 @click.option("--init", "init_svg", type=click.Path(dir_okay=False, path_type=Path),
               help="Start from the paths of this SVG.")
 @click.option("--freeze-init", is_flag=True, help="Keep the paths of --init fixed.")
@@ -317,7 +334,7 @@ def build_settings(o: dict[str, Any]) -> tuple[DrawSettings, Path]:
         width_lr=o["lr_width"],
         color_lr=o["lr_color"],
         num_augs=o["num_augs"],
-        models=tuple(o["models"]) or DrawSettings().models,
+        models=tuple(o["models"]) or DEFAULTS.models,
         pretrained=o["pretrained"],
         clip_weights=as_str(o["clip_weights"]),
         seed=o["seed"],
