@@ -311,12 +311,11 @@ def _shade_group(
         t = project(coefficients.detach(), centre, guess, iterations=2)
     offset_vector = centre - polynomial(coefficients, t)
     distance = torch.sqrt(offset_vector.square().sum(-1) + 1e-12)
-    normal = _edge_normal(offset_vector, distance, coefficients.detach(), t)
+    normal = _edge_normal(offset_vector, distance, coefficients, t)
     stroke = band_coverage(distance, half[path], normal)
-    stroke = _join(stroke, normal, centre, t, is_stroke, path, segment % slots, half, closed,
-                   num_segments, table, slots)
-    stroke = _round_end(stroke, centre, distance.detach(), t, is_stroke, path, segment % slots,
-                        half, closed, num_segments, linecap, table, slots)
+    stroke = _supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path,
+                                 segment % slots, half, closed, num_segments, linecap, table,
+                                 slots)
     stroke = _cap(stroke, centre, path, segment % slots, half, closed, num_segments, linecap,
                   table, slots)
     fill = edge_coverage(torch.where(inside, distance, -distance), normal)
@@ -506,70 +505,23 @@ def _winding(
 
 
 def _edge_normal(offset: Tensor, distance: Tensor, coefficients: Tensor, t: Tensor) -> Tensor:
-    """Unit normal of the nearest edge: towards the pixel centre, or across the curve when the
-    centre lies on it."""
+    """Unit normal of the nearest edge.
+
+    Inside a segment it is the curve's normal: the direction to the pixel centre is the same
+    there, but with the parameter held fixed its derivative would swing with every sideways
+    move of the curve. At an end point (a cap or join disc) it is the direction to the centre.
+    """
     tangent = polynomial(coefficients, t, 1)
     across = torch.stack([-tangent[:, 1], tangent[:, 0]], -1)
     length = across.norm(dim=-1, keepdim=True)
-    across = torch.where(length > 1e-9, across / length.clamp_min(1e-9), torch.ones_like(across)
-                         * torch.tensor([1.0, 0.0], device=t.device, dtype=t.dtype))
-    return torch.where((distance > 1e-3)[:, None], offset / distance[:, None], across)
+    radial = offset / distance.clamp_min(1e-9)[:, None]
+    fallback = torch.where((distance > 1e-6)[:, None], radial,
+                           torch.tensor([1.0, 0.0], device=t.device, dtype=t.dtype))
+    interior = ((t > 0) & (t < 1))[:, None] & (length > 1e-6)
+    return torch.where(interior, across / length.clamp_min(1e-6), fallback)
 
 
-def _join(
-    coverage: Tensor,
-    normal: Tensor,
-    centre: Tensor,
-    t: Tensor,
-    is_stroke: Tensor,
-    path: Tensor,
-    slot: Tensor,
-    half: Tensor,
-    closed: Tensor,
-    num_segments: Tensor,
-    table: Tensor,
-    slots: int,
-) -> Tensor:
-    """Add the neighbouring segment's band where two segments meet at an angle.
-
-    The nearest segment alone misses the second edge that crosses a pixel in the inner corner
-    of a join. Two edges meeting at right angles cover ``1 - (1 - a)(1 - b)`` of a pixel, one
-    edge continuing smoothly ``max(a, b)``; between the two, the angle between the edges' normals
-    blends them.
-    """
-    count = num_segments[path]
-    after = t > 0.5
-    neighbour = slot + torch.where(after, 1, -1)
-    wraps = closed[path]
-    neighbour = torch.where(wraps, torch.remainder(neighbour, count.clamp(min=1)), neighbour)
-    usable = is_stroke & (neighbour >= 0) & (neighbour < count) & (neighbour != slot)
-    own = power_basis(table[path * slots + slot].detach())
-    joint = torch.where(after[:, None], own.sum(1), own[:, 0])
-    near_joint = (centre - joint).norm(dim=-1) < 3 * half[path].detach() + 2
-    chosen = torch.nonzero(usable & near_joint).squeeze(1)
-    if chosen.numel() == 0:
-        return coverage
-    owner = path[chosen]
-    coefficients = power_basis(table[owner * slots + neighbour[chosen]])
-    point = centre[chosen]
-    with torch.no_grad():
-        start = torch.where(after[chosen], 0.0, 1.0).to(point.dtype)
-        other_t = project(coefficients.detach(), point, start, iterations=3)
-    offset = point - polynomial(coefficients, other_t)
-    distance = torch.sqrt(offset.square().sum(-1) + 1e-12)
-    other_normal = _edge_normal(offset, distance, coefficients.detach(), other_t)
-    other = band_coverage(distance, half[owner], other_normal)
-    mine = coverage[chosen]
-    mine_normal = normal[chosen]
-    sine = mine_normal[:, 0] * other_normal[:, 1] - mine_normal[:, 1] * other_normal[:, 0]
-    # Where the neighbour's closest point is the shared joint, both see the same round join.
-    apart = torch.where(after[chosen], other_t > 1e-3, other_t < 1 - 1e-3)
-    larger = torch.maximum(mine, other)
-    union = larger + sine.square() * apart * (1 - (1 - mine) * (1 - other) - larger)
-    return coverage.index_put((chosen,), union)
-
-
-def _round_end(
+def _supersample_joints(
     coverage: Tensor,
     centre: Tensor,
     distance: Tensor,
@@ -584,26 +536,44 @@ def _round_end(
     table: Tensor,
     slots: int,
 ) -> Tensor:
-    """Supersample the pixels whose closest point ends a segment of a thin stroke.
+    """Supersample the stroke pixels that one straight edge describes badly.
 
-    There the outline bends round a small disc (a round cap or join) that one straight edge
-    fits badly. Each of ``SUBSAMPLES**2`` sub-pixels measures its distance to the one or two
-    tangent rays leaving the end point, which outline the disc and the bands beside it.
+    Those are pixels crossed by the edges of two segments meeting at an angle (the inner
+    corner of a join), and pixels whose closest point ends a segment of a thin stroke, where
+    the outline bends round a small disc (a round cap or join). Each of ``SUBSAMPLES**2``
+    sub-pixels takes its distance to the exact curves of the segment and its neighbour across
+    the joint.
     """
+    radius = half[path].detach()
     count = num_segments[path]
-    after = t >= 1
+    after = t > 0.5
     wraps = closed[path]
     neighbour = slot + torch.where(after, 1, -1)
     neighbour = torch.where(wraps, torch.remainder(neighbour, count.clamp(min=1)), neighbour)
     joined = wraps | ((neighbour >= 0) & (neighbour < count))
-    round_ended = linecap[path] == LineCap.ROUND
-    # Pixels deep inside or well outside need no second look.
-    doubtful = (distance - half[path]).abs() < 1.25
-    candidate = is_stroke & doubtful & ((t <= 0) | after) & (half[path] < SMALL_RADIUS)
-    chosen = torch.nonzero(candidate & (joined | round_ended)).squeeze(1)
+    neighbour = neighbour.clamp(min=0)
+    doubtful = is_stroke & ((distance - radius).abs() < 1.25)
+    own = power_basis(table[path * slots + slot].detach())
+    joint = torch.where(after[:, None], own.sum(1), own[:, 0])
+    near_joint = (centre - joint).norm(dim=-1) < 2 * radius + 2
+    corner = torch.nonzero(doubtful & joined & near_joint).squeeze(1)
+    other_t = torch.where(after, 0.0, 1.0).to(t.dtype)
+    if corner.numel():
+        other = power_basis(table[path[corner] * slots + neighbour[corner]].detach())
+        found = project(other, centre[corner], other_t[corner], iterations=3)
+        other_t = other_t.index_put((corner,), found)
+        gap = (centre[corner] - polynomial(other, found)).norm(dim=-1)
+        crossed = torch.zeros_like(doubtful).index_put((corner,), (gap - radius[corner]).abs()
+                                                       < 1.25)
+    else:
+        crossed = torch.zeros_like(doubtful)
+    at_end = (t <= 0) | (t >= 1)
+    small_end = at_end & (radius < SMALL_RADIUS) & (joined | (linecap[path] == LineCap.ROUND))
+    chosen = torch.nonzero(doubtful & (crossed | small_end)).squeeze(1)
     if chosen.numel() == 0:
         return coverage
-    owner, end = path[chosen], after[chosen]
+
+    owner = path[chosen]
     steps = (torch.arange(SUBSAMPLES, device=t.device, dtype=t.dtype) + 0.5) / SUBSAMPLES - 0.5
     grid = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
     samples = (centre[chosen, None, :] + grid).reshape(-1, 2)
@@ -612,17 +582,17 @@ def _round_end(
     def curve_distance(segment: Tensor, start: Tensor) -> Tensor:
         coefficients = power_basis(table[owner * slots + segment]).repeat_interleave(repeat, 0)
         with torch.no_grad():
-            closest = project(coefficients.detach(), samples,
-                              start.to(t.dtype).repeat_interleave(repeat), iterations=2)
+            closest = project(coefficients.detach(), samples, start.repeat_interleave(repeat),
+                              iterations=2)
         offset = samples - polynomial(coefficients, closest)
         return torch.sqrt(offset.square().sum(-1) + 1e-12).view(-1, repeat)
 
-    nearest = curve_distance(slot[chosen], end.to(t.dtype))
-    other = curve_distance(neighbour[chosen].clamp(min=0), (~end).to(t.dtype))
+    nearest = curve_distance(slot[chosen], t[chosen])
+    other = curve_distance(neighbour[chosen], other_t[chosen])
     nearest = torch.where(joined[chosen][:, None], nearest.minimum(other), nearest)
-    radius = half[owner][:, None]
-    inner = (0.5 + SUBSAMPLES * (radius - nearest)).clamp(0, 1)
-    outer = (0.5 + SUBSAMPLES * (-radius - nearest)).clamp(0, 1)
+    width = half[owner][:, None]
+    inner = (0.5 + SUBSAMPLES * (width - nearest)).clamp(0, 1)
+    outer = (0.5 + SUBSAMPLES * (-width - nearest)).clamp(0, 1)
     return coverage.index_put((chosen,), (inner - outer).mean(-1))
 
 
