@@ -279,8 +279,9 @@ def _shade_group(
         _search(chosen, pieces, lo, hi, first, x0, y0, w, h, offset)
         chosen = chosen[:-1]
         active = chosen != _NO_PIECE
-        inside = _inside(pieces, lo, hi, first, x0, y0, w, h, offset, layer_evenodd)
-        if inside is not None:
+        winding = _winding_numbers(pieces, lo, hi, first, x0, y0, w, h, offset)
+        if winding is not None:
+            inside = _filled(winding, layer_evenodd, offset + area, first)
             active |= inside
         active = torch.nonzero(active).squeeze(1)
         layer = torch.searchsorted(offset + area, active, right=True)
@@ -297,7 +298,12 @@ def _shade_group(
         deep = (key >> 32) < pieces.deep_key[piece.clamp(max=max(pieces.layer.numel() - 1, 0))]
         shaded = torch.nonzero(near & ~deep).squeeze(1)
         is_stroke = (layer[shaded] % 2) == STROKE
-        inside = inside[active[shaded]] if inside is not None else torch.zeros_like(is_stroke)
+        if winding is not None:
+            inside = inside[active[shaded]]
+            winding = winding[active[shaded]]
+        else:
+            inside = torch.zeros_like(is_stroke)
+            winding = torch.zeros_like(shaded)
         piece = piece[shaded]
         segment = pieces.segment[piece]
         path = segment // slots
@@ -319,13 +325,23 @@ def _shade_group(
     stroke = _cap(stroke, centre, path, segment % slots, half, closed, num_segments, linecap,
                   table, slots)
     fill = edge_coverage(torch.where(inside, distance, -distance), normal)
+    with torch.no_grad():
+        # The nearest edge bounds the fill only if the winding number across it is filled
+        # differently; inside a nonzero fill an edge may separate winding 1 from 2.
+        tangent = polynomial(coefficients.detach(), t, 1)
+        side = tangent[:, 0] * offset_vector[:, 1] - tangent[:, 1] * offset_vector[:, 0]
+        across = winding - torch.where(side > 0, 1, -1)
+        evenodd = layer_evenodd[layer[shaded]]
+        across_inside = torch.where(evenodd, across % 2 != 0, across != 0)
+        interior = (across_inside == inside) & inside & (distance > 2 * FILL_FLATNESS)
+    fill = torch.where(interior, 1.0, fill)
     values = torch.where(is_stroke, stroke, fill)
     coverage = torch.ones(layer.shape[0], dtype=values.dtype, device=device)
     coverage = coverage.index_put((shaded,), values)
     return layer, x, y, coverage
 
 
-def _inside(
+def _winding_numbers(
     pieces: _Pieces,
     lo: int,
     hi: int,
@@ -335,9 +351,8 @@ def _inside(
     w: Tensor,
     h: Tensor,
     offset: Tensor,
-    layer_evenodd: Tensor,
 ) -> Tensor | None:
-    """Which entries of the group's buffer lie inside their fill, by its fill rule; ``None``
+    """Winding number of every entry of the group's buffer (0 outside fill layers); ``None``
     when the group has no fill."""
     device = w.device
     area = w * h
@@ -345,17 +360,22 @@ def _inside(
     fills = layer[((layer + first) % 2 == FILL) & (area > 0)]
     if fills.numel() == 0 or not bool((pieces.kind[lo:hi] == FILL).any()):
         return None
-    winding = _winding(pieces, lo, hi, first, x0, y0, w, h)
+    crossings = _winding(pieces, lo, hi, first, x0, y0, w, h)
     row_offset = torch.cumsum(h * (w + 1), 0) - h * (w + 1)
     owner = torch.repeat_interleave(fills, area[fills])
     within = torch.arange(owner.numel(), device=device) - torch.repeat_interleave(
         torch.cumsum(area[fills], 0) - area[fills], area[fills]
     )
-    count = winding[row_offset[owner] + within + within // w[owner]]
-    covered = torch.where(layer_evenodd[owner + first], count % 2 != 0, count != 0)
-    inside = torch.zeros(int(area.sum()), dtype=torch.bool, device=device)
-    inside[offset[owner] + within] = covered
-    return inside
+    winding = torch.zeros(int(area.sum()), dtype=torch.long, device=device)
+    winding[offset[owner] + within] = crossings[row_offset[owner] + within + within // w[owner]]
+    return winding
+
+
+def _filled(winding: Tensor, layer_evenodd: Tensor, layer_end: Tensor, first: int) -> Tensor:
+    """Whether each entry's winding number is filled under its layer's fill rule."""
+    entry = torch.arange(winding.numel(), device=winding.device)
+    layer = torch.searchsorted(layer_end, entry, right=True) + first
+    return torch.where(layer_evenodd[layer], winding % 2 != 0, winding != 0) & (layer % 2 == FILL)
 
 
 def _search(
