@@ -103,3 +103,15 @@ def test_ray_option_runs_on_a_local_cluster(tmp_path, small, monkeypatch):
     result = _run(str(prompts), "--out", str(tmp_path / "o2"), "-q", *small,
                   "--ray", "auto", "--max-retries", "1")
     assert calls == {"address": "auto", "max_retries": 1}
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("clipdraw.batch.run.run_batch", interrupted)
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a cat\n")
+    result = _run(str(prompts), "--out", str(tmp_path / "out"), "-q")
+    assert result.exit_code == 130
+    assert "rerun the same command to resume" in result.stderr
