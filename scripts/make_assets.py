@@ -4,7 +4,8 @@
   scikit-image's astronaut (``/work/shared/data/astronaut_224.png`` or ``--source``) resized to
   48 x 48 with antialiasing.
 - ``assets/painterly_astronaut.png`` (with ``--readme``): a README picture, the astronaut redrawn
-  by pixel-target mode (diffvg's painterly rendering: 512 strokes, 500 iterations; slow on a CPU).
+  by pixel-target mode (diffvg's painterly rendering: 512 strokes, 500 iterations by default;
+  the committed picture used ``--iterations 100``: PSNR 23.2 dB in 259 s on a busy 2-core CPU).
 
 Usage::
 
