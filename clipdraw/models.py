@@ -354,8 +354,6 @@ def load_clip(
                 tokenizer = open_clip.get_tokenizer(name, cache_dir=cache_dir)
             if weights is not None:
                 open_clip.load_checkpoint(model, weights, strict=True)
-    except ModelLoadError:
-        raise
     except Exception as error:  # open_clip raises RuntimeError, OSError, KeyError, ...
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         reason = reason if len(reason) <= 160 else reason[:157] + "..."
