@@ -335,6 +335,8 @@ def _shade_group(
         across_inside = torch.where(evenodd, across % 2 != 0, across != 0)
         interior = (across_inside == inside) & inside & (distance > 2 * FILL_FLATNESS)
     fill = torch.where(interior, 1.0, fill)
+    fill = _supersample_corners(fill, centre, distance.detach(), t, ~is_stroke & ~interior, inside,
+                                path, segment % slots, closed, num_segments, table, slots)
     values = torch.where(is_stroke, stroke, fill)
     coverage = torch.ones(layer.shape[0], dtype=values.dtype, device=device)
     coverage = coverage.index_put((shaded,), values)
@@ -614,6 +616,80 @@ def _supersample_joints(
     inner = (0.5 + SUBSAMPLES * (width - nearest)).clamp(0, 1)
     outer = (0.5 + SUBSAMPLES * (-width - nearest)).clamp(0, 1)
     return coverage.index_put((chosen,), (inner - outer).mean(-1))
+
+
+def _supersample_corners(
+    coverage: Tensor,
+    centre: Tensor,
+    distance: Tensor,
+    t: Tensor,
+    is_fill: Tensor,
+    inside: Tensor,
+    path: Tensor,
+    slot: Tensor,
+    closed: Tensor,
+    num_segments: Tensor,
+    table: Tensor,
+    slots: int,
+) -> Tensor:
+    """Supersample the fill pixels at a corner, where one straight edge describes them badly.
+
+    The two segments meeting at the corner split the pixel into the side of its centre and
+    the other side (across either edge); each of ``SUBSAMPLES**2`` sub-pixels takes the side
+    from the tangent rays at the corner and its distance from the exact curves.
+    """
+    last = slots - 1
+    count = num_segments[path]
+    wraps = closed[path]
+    after = t > 0.5
+    following = torch.where(slot == last, 0, torch.where(
+        slot == count - 1, torch.where(wraps, 0, last), slot + 1))
+    preceding = torch.where(slot == last, count - 1, torch.where(
+        slot == 0, torch.where(wraps, count - 1, last), slot - 1))
+    neighbour = torch.where(after, following, preceding)
+    own = table[path * slots + slot].detach()
+    other = table[path * slots + neighbour].detach()
+    corner = torch.where(after[:, None], own[:, 3], own[:, 0])
+    into_own = -torch.where(after[:, None], _end_direction(own, False), _end_direction(own, True))
+    into_other = -torch.where(after[:, None], _end_direction(other, True),
+                              _end_direction(other, False))
+    turn = into_own[:, 0] * into_other[:, 1] - into_own[:, 1] * into_other[:, 0]
+    near = (centre - corner).norm(dim=-1) < 3.0
+    chosen = torch.nonzero(is_fill & near & (distance < 1.25) & (turn.abs() > 0.05)).squeeze(1)
+    if chosen.numel() == 0:
+        return coverage
+
+    owner = path[chosen]
+    steps = (torch.arange(SUBSAMPLES, device=t.device, dtype=t.dtype) + 0.5) / SUBSAMPLES - 0.5
+    grid = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
+    samples = (centre[chosen, None, :] + grid).reshape(-1, 2)
+    repeat = grid.shape[0]
+
+    def curve_distance(segment: Tensor, start: Tensor) -> Tensor:
+        coefficients = power_basis(table[owner * slots + segment]).repeat_interleave(repeat, 0)
+        with torch.no_grad():
+            closest = project(coefficients.detach(), samples, start.repeat_interleave(repeat),
+                              iterations=2)
+        offset = samples - polynomial(coefficients, closest)
+        return torch.sqrt(offset.square().sum(-1) + 1e-12).view(-1, repeat)
+
+    nearest = curve_distance(slot[chosen], t[chosen]).minimum(
+        curve_distance(neighbour[chosen], torch.where(after[chosen], 0.0, 1.0).to(t.dtype)))
+
+    def in_wedge(relative: Tensor, first: Tensor, second: Tensor, cross: Tensor) -> Tensor:
+        along_first = (relative[..., 0] * second[..., 1] - relative[..., 1] * second[..., 0])
+        along_second = (first[..., 0] * relative[..., 1] - first[..., 1] * relative[..., 0])
+        return (along_first * cross >= 0) & (along_second * cross >= 0)
+
+    first, second, cross = into_own[chosen], into_other[chosen], turn[chosen]
+    tip = corner[chosen]
+    centre_in = in_wedge(centre[chosen] - tip, first, second, cross)
+    sample_in = in_wedge(samples.view(-1, repeat, 2) - tip[:, None], first[:, None],
+                         second[:, None], cross[:, None])
+    covered = inside[chosen][:, None] == (sample_in == centre_in[:, None])
+    signed = torch.where(covered, nearest, -nearest)
+    sub = (0.5 + SUBSAMPLES * signed).clamp(0, 1)
+    return coverage.index_put((chosen,), sub.mean(-1))
 
 
 def _cap(
