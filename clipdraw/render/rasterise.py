@@ -578,15 +578,18 @@ def _supersample_joints(
     own = power_basis(table[path * slots + slot].detach())
     joint = torch.where(after[:, None], own.sum(1), own[:, 0])
     near_joint = (centre - joint).norm(dim=-1) < 2 * radius + 2
-    corner = torch.nonzero(doubtful & joined & near_joint).squeeze(1)
+    inside_segment = (t > 0) & (t < 1)
+    corner = torch.nonzero(doubtful & joined & near_joint & inside_segment).squeeze(1)
     other_t = torch.where(after, 0.0, 1.0).to(t.dtype)
     if corner.numel():
         other = power_basis(table[path[corner] * slots + neighbour[corner]].detach())
         found = project(other, centre[corner], other_t[corner], iterations=3)
         other_t = other_t.index_put((corner,), found)
         gap = (centre[corner] - polynomial(other, found)).norm(dim=-1)
-        crossed = torch.zeros_like(doubtful).index_put((corner,), (gap - radius[corner]).abs()
-                                                       < 1.25)
+        # Beside an inner corner both closest points lie inside their segments; beside the
+        # round outer side of a join at least one of them is the joint itself.
+        inner = ((gap - radius[corner]).abs() < 1.25) & (found > 0) & (found < 1)
+        crossed = torch.zeros_like(doubtful).index_put((corner,), inner)
     else:
         crossed = torch.zeros_like(doubtful)
     at_end = (t <= 0) | (t >= 1)
