@@ -414,15 +414,13 @@ def _search(
     inverse = 1.0 / along.square().sum(-1).clamp_min(1e-12)
     corner = low.to(start.dtype) + 0.5 - start
     limit = reach - inset
-    size_class = _size_class(span)
-    classes, members = torch.unique(size_class, return_inverse=True)
+    extent = _window_extent(span)
+    sizes, members = torch.unique(extent, return_inverse=True)
     order = torch.argsort(members, stable=True)
-    bounds = torch.searchsorted(members[order], torch.arange(classes.numel() + 1, device=device))
-    for index, (begin, stop) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
+    bounds = torch.searchsorted(members[order], torch.arange(sizes.numel() + 1, device=device))
+    for size, begin, stop in zip(sizes.tolist(), bounds[:-1].tolist(), bounds[1:].tolist()):
         group = order[begin:stop]
-        columns, rows = _class_extent(int(classes[index]))
-        if columns * rows == 0:
-            continue
+        columns = rows = size
         step = max(1, PAIRS_PER_CHUNK // (columns * rows))
         for part in range(0, group.numel(), step):
             chosen_pieces = group[part : part + step]
@@ -430,27 +428,12 @@ def _search(
                         limit, span, base, stride, lo)
 
 
-_CLASS_EDGES = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-
-
-def _size_class(span: Tensor) -> Tensor:
-    """Bucket index packing the rounded-up window width and height of each piece."""
-    edges = torch.tensor(_CLASS_EDGES, device=span.device)
-    big = span.amax() if span.numel() else torch.tensor(0, device=span.device)
-    edges = torch.cat([edges, big.clamp(min=_CLASS_EDGES[-1] + 1)[None]])
-    bucket = torch.searchsorted(edges, span.contiguous())
-    return bucket[:, 0] * 64 + bucket[:, 1] + 4096 * (bucket >= len(_CLASS_EDGES)).any(-1) * (
-        span.amax(-1)
-    )
-
-
-def _class_extent(size_class: int) -> tuple[int, int]:
-    """Window (columns, rows) of a size class from :func:`_size_class`."""
-    if size_class >= 4096:
-        extent = size_class // 4096
-        return extent, extent
-    column_bucket, row_bucket = divmod(size_class, 64)
-    return _CLASS_EDGES[column_bucket], _CLASS_EDGES[row_bucket]
+def _window_extent(span: Tensor) -> Tensor:
+    """Side of the square window each piece is scanned in: its larger span rounded up to one of
+    eight steps per octave, so few window sizes waste little."""
+    size = span.amax(-1).clamp(min=1)
+    step = torch.pow(2, (torch.log2(size.double()).floor().long() - 3).clamp(min=1))
+    return (size + step - 1) // step * step
 
 
 def _scan_block(
@@ -566,6 +549,12 @@ def _supersample_joints(
     sub-pixels takes its distance to the exact curves of the segment and its neighbour across
     the joint.
     """
+    doubtful = torch.nonzero(is_stroke & ((distance - half[path].detach()).abs() < 1.25))
+    doubtful = doubtful.squeeze(1)
+    if doubtful.numel() == 0:
+        return coverage
+    centre, distance, t = centre[doubtful], distance[doubtful], t[doubtful]
+    path, slot = path[doubtful], slot[doubtful]
     radius = half[path].detach()
     count = num_segments[path]
     after = t > 0.5
@@ -574,12 +563,11 @@ def _supersample_joints(
     neighbour = torch.where(wraps, torch.remainder(neighbour, count.clamp(min=1)), neighbour)
     joined = wraps | ((neighbour >= 0) & (neighbour < count))
     neighbour = neighbour.clamp(min=0)
-    doubtful = is_stroke & ((distance - radius).abs() < 1.25)
     own = power_basis(table[path * slots + slot].detach())
     joint = torch.where(after[:, None], own.sum(1), own[:, 0])
     near_joint = (centre - joint).norm(dim=-1) < 2 * radius + 2
     inside_segment = (t > 0) & (t < 1)
-    corner = torch.nonzero(doubtful & joined & near_joint & inside_segment).squeeze(1)
+    corner = torch.nonzero(joined & near_joint & inside_segment).squeeze(1)
     other_t = torch.where(after, 0.0, 1.0).to(t.dtype)
     if corner.numel():
         other = power_basis(table[path[corner] * slots + neighbour[corner]].detach())
@@ -589,12 +577,12 @@ def _supersample_joints(
         # Beside an inner corner both closest points lie inside their segments; beside the
         # round outer side of a join at least one of them is the joint itself.
         inner = ((gap - radius[corner]).abs() < 1.25) & (found > 0) & (found < 1)
-        crossed = torch.zeros_like(doubtful).index_put((corner,), inner)
+        crossed = torch.zeros_like(after).index_put((corner,), inner)
     else:
-        crossed = torch.zeros_like(doubtful)
+        crossed = torch.zeros_like(after)
     at_end = (t <= 0) | (t >= 1)
     small_end = at_end & (radius < SMALL_RADIUS) & (joined | (linecap[path] == LineCap.ROUND))
-    chosen = torch.nonzero(doubtful & (crossed | small_end)).squeeze(1)
+    chosen = torch.nonzero(crossed | small_end).squeeze(1)
     if chosen.numel() == 0:
         return coverage
 
@@ -618,7 +606,7 @@ def _supersample_joints(
     width = half[owner][:, None]
     inner = (0.5 + SUBSAMPLES * (width - nearest)).clamp(0, 1)
     outer = (0.5 + SUBSAMPLES * (-width - nearest)).clamp(0, 1)
-    return coverage.index_put((chosen,), (inner - outer).mean(-1))
+    return coverage.index_put((doubtful[chosen],), (inner - outer).mean(-1))
 
 
 def _supersample_corners(
@@ -641,6 +629,11 @@ def _supersample_corners(
     the other side (across either edge); each of ``SUBSAMPLES**2`` sub-pixels takes the side
     from the tangent rays at the corner and its distance from the exact curves.
     """
+    doubtful = torch.nonzero(is_fill & (distance < 1.25)).squeeze(1)
+    if doubtful.numel() == 0:
+        return coverage
+    centre, t, inside = centre[doubtful], t[doubtful], inside[doubtful]
+    path, slot = path[doubtful], slot[doubtful]
     last = slots - 1
     count = num_segments[path]
     wraps = closed[path]
@@ -658,7 +651,7 @@ def _supersample_corners(
                               _end_direction(other, False))
     turn = into_own[:, 0] * into_other[:, 1] - into_own[:, 1] * into_other[:, 0]
     near = (centre - corner).norm(dim=-1) < 3.0
-    chosen = torch.nonzero(is_fill & near & (distance < 1.25) & (turn.abs() > 0.05)).squeeze(1)
+    chosen = torch.nonzero(near & (turn.abs() > 0.05)).squeeze(1)
     if chosen.numel() == 0:
         return coverage
 
@@ -692,7 +685,7 @@ def _supersample_corners(
     covered = inside[chosen][:, None] == (sample_in == centre_in[:, None])
     signed = torch.where(covered, nearest, -nearest)
     sub = (0.5 + SUBSAMPLES * signed).clamp(0, 1)
-    return coverage.index_put((chosen,), sub.mean(-1))
+    return coverage.index_put((doubtful[chosen],), sub.mean(-1))
 
 
 def _cap(
