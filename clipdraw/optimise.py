@@ -33,6 +33,8 @@ from clipdraw.settings import REFERENCE_SIZE, DrawSettings
 __all__ = ["Callback", "Optimisation", "StepInfo", "over_white", "point_lr_at"]
 
 _KINDS = ("points", "stroke_width", "stroke_color", "fill_color")
+#: Runs this long let torch.compile fuse the renderer's pixel search (``compile_renderer=None``).
+COMPILE_FROM_ITERATIONS = 100
 
 
 def point_lr_at(settings: DrawSettings, step: int) -> float:
@@ -93,6 +95,9 @@ class Optimisation:
         models: the CLIP ensemble (may be empty when no objective uses CLIP).
         generators: per drawing, its own random generator (for the augmentations).
         trainable: which paths are optimised (``False``: kept as they are).
+        compile_renderer: compile the renderer's pixel search (see :func:`clipdraw.render`);
+            ``None`` does so for runs of at least ``COMPILE_FROM_ITERATIONS`` steps on CPU or
+            CUDA.
 
     Shape:
         - trainable: :math:`(B, N)` bool.
@@ -107,6 +112,7 @@ class Optimisation:
         generators: Sequence[torch.Generator],
         *,
         trainable: Tensor | None = None,
+        compile_renderer: bool | None = None,
     ) -> None:
         batch = scene.batch_size
         if not len(settings) == len(objectives) == len(generators) == batch:
@@ -118,6 +124,12 @@ class Optimisation:
                 if getattr(s, name) != getattr(first, name):
                     raise ValueError(f"drawings optimised together must share {name}")
         self.iterations = first.iterations
+        if compile_renderer is None:
+            # Compiling costs seconds once and saves a share of every step: worth it on long runs.
+            compile_renderer = (
+                self.iterations >= COMPILE_FROM_ITERATIONS and scene.device.type in ("cpu", "cuda")
+            )
+        self.compile_renderer = compile_renderer
         self.objectives = [list(o) for o in objectives]
         self.models = list(models)
         self.generators = list(generators)
@@ -170,7 +182,7 @@ class Optimisation:
 
     def render(self, scene: Scene) -> Tensor:
         """RGB canvases over white, shape :math:`(B, 3, H, W)`."""
-        return over_white(render(scene))
+        return over_white(render(scene, compile=self.compile_renderer))
 
     def views(self, model: ClipModel) -> Tensor:
         """This step's views for ``model``, each drawing's from its own generator.

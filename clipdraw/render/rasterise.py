@@ -16,7 +16,9 @@ or odd winding number. Rendering runs in two passes:
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -77,7 +79,7 @@ class _Layers:
     h: Tensor
 
 
-def rasterise(scene: Scene, scale: float) -> Tensor:
+def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
     """Render ``scene`` at ``scale`` pixels per unit; see :func:`clipdraw.render.render`.
 
     Shape:
@@ -147,6 +149,7 @@ def rasterise(scene: Scene, scale: float) -> Tensor:
                 scene.linecap.reshape(-1),
                 layer_evenodd,
                 controls.shape[1],
+                compiled,
             )
         )
     layer = torch.cat([f[0] for f in fragments])
@@ -263,6 +266,7 @@ def _shade_group(
     linecap: Tensor,
     layer_evenodd: Tensor,
     slots: int,
+    compiled: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Fragments (layer, x, y, coverage) of layers ``first`` to ``end`` (exclusive)."""
     device = table.device
@@ -276,7 +280,7 @@ def _shade_group(
             pieces.layer, torch.tensor([first, end], device=device)
         ).tolist()
         chosen = torch.full((total + 1,), _NO_PIECE, dtype=torch.long, device=device)
-        _search(chosen, pieces, lo, hi, first, x0, y0, w, h, offset)
+        _search(chosen, pieces, lo, hi, first, x0, y0, w, h, offset, compiled)
         chosen = chosen[:-1]
         active = chosen != _NO_PIECE
         winding = _winding_numbers(pieces, lo, hi, first, x0, y0, w, h, offset)
@@ -391,6 +395,7 @@ def _search(
     w: Tensor,
     h: Tensor,
     offset: Tensor,
+    compiled: bool,
 ) -> None:
     """Scatter into ``chosen`` the packed (distance, piece) key of each pixel's nearest piece.
 
@@ -420,12 +425,14 @@ def _search(
     bounds = torch.searchsorted(members[order], torch.arange(sizes.numel() + 1, device=device))
     for size, begin, stop in zip(sizes.tolist(), bounds[:-1].tolist(), bounds[1:].tolist()):
         group = order[begin:stop]
-        columns = rows = size
-        step = max(1, PAIRS_PER_CHUNK // (columns * rows))
+        step = max(1, PAIRS_PER_CHUNK // (size * size))
         for part in range(0, group.numel(), step):
-            chosen_pieces = group[part : part + step]
-            _scan_block(chosen, chosen_pieces, columns, rows, corner, along, inverse, inset,
-                        limit, span, base, stride, lo)
+            members = group[part : part + step]
+            block = (corner[members], along[members], inverse[members], inset[members],
+                     limit[members], span[members], base[members], stride[members],
+                     members + lo)
+            index, key = _scan_windows(block, size, chosen.numel() - 1, compiled)
+            chosen.scatter_reduce_(0, index, key, "amin")
 
 
 def _window_extent(span: Tensor) -> Tensor:
@@ -436,11 +443,7 @@ def _window_extent(span: Tensor) -> Tensor:
     return (size + step - 1) // step * step
 
 
-def _scan_block(
-    chosen: Tensor,
-    members: Tensor,
-    columns: int,
-    rows: int,
+def _window_keys(
     corner: Tensor,
     along: Tensor,
     inverse: Tensor,
@@ -449,25 +452,51 @@ def _scan_block(
     span: Tensor,
     base: Tensor,
     stride: Tensor,
-    lo: int,
-) -> None:
-    """Distances from a dense block of pixel windows to their pieces, scatter-minimised."""
-    device = chosen.device
-    column = torch.arange(columns, device=device)
-    row = torch.arange(rows, device=device)[:, None]
-    dx = corner[members, 0, None, None] + column
-    dy = corner[members, 1, None, None] + row
-    ax = along[members, 0, None, None]
-    ay = along[members, 1, None, None]
-    t = ((dx * ax + dy * ay) * inverse[members, None, None]).clamp(0, 1)
-    value = torch.sqrt((dx - t * ax).square() + (dy - t * ay).square()) - inset[members, None, None]
-    inside = (column < span[members, 0, None, None]) & (row < span[members, 1, None, None])
+    piece: Tensor,
+    size: int,
+    spare: int,
+) -> tuple[Tensor, Tensor]:
+    """Buffer indices and packed (distance, piece) keys of a block of square pixel windows.
+
+    Pixels outside a window's span, or out of its piece's reach, get index ``spare`` or the
+    empty key. Pure elementwise work: what :func:`torch.compile` fuses into one loop.
+
+    Shape:
+        - corner, along, span: :math:`(M, 2)`; the rest :math:`(M,)`
+        - Output: two :math:`(M \\cdot size^2,)` long tensors
+    """
+    column = torch.arange(size, device=corner.device)
+    row = column[:, None]
+    dx = corner[:, 0, None, None] + column
+    dy = corner[:, 1, None, None] + row
+    ax = along[:, 0, None, None]
+    ay = along[:, 1, None, None]
+    t = ((dx * ax + dy * ay) * inverse[:, None, None]).clamp(0, 1)
+    value = torch.sqrt((dx - t * ax).square() + (dy - t * ay).square()) - inset[:, None, None]
+    inside = (column < span[:, 0, None, None]) & (row < span[:, 1, None, None])
     key = ((value + _KEY_BIAS) * _KEY_SCALE).long().clamp(0, (1 << 30) - 1)
-    key = (key << 32) | (members + lo)[:, None, None]
-    key = torch.where(inside & (value < limit[members, None, None]), key, _NO_PIECE)
-    index = base[members, None, None] + row * stride[members, None, None] + column
-    index = torch.where(inside, index, chosen.numel() - 1)
-    chosen.scatter_reduce_(0, index.reshape(-1), key.reshape(-1), "amin")
+    key = (key << 32) | piece[:, None, None]
+    key = torch.where(inside & (value < limit[:, None, None]), key, _NO_PIECE)
+    index = base[:, None, None] + row * stride[:, None, None] + column
+    index = torch.where(inside, index, spare)
+    return index.reshape(-1), key.reshape(-1)
+
+
+@functools.cache
+def _compiled_window_keys():
+    return torch.compile(_window_keys, dynamic=True)
+
+
+def _scan_windows(
+    arguments: tuple, size: int, spare: int, compiled: bool
+) -> tuple[Tensor, Tensor]:
+    """:func:`_window_keys`, compiled when asked and possible; eager otherwise."""
+    if compiled:
+        try:
+            return _compiled_window_keys()(*arguments, size, spare)
+        except Exception as error:  # no C++ compiler, unsupported platform: stay correct
+            warnings.warn(f"torch.compile failed ({error}); rendering without it", stacklevel=4)
+    return _window_keys(*arguments, size, spare)
 
 
 def _winding(
