@@ -10,12 +10,14 @@ example).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "CLASSIC_NEGATIVES",
+    "parse_size",
     "CLIPDRAW_DEFAULTS",
     "PAINTERLY_DEFAULTS",
     "REFERENCE_SIZE",
@@ -237,3 +239,25 @@ class DrawSettings:
         """Options that every drawing of one batch must share."""
         return ("width", "height", "iterations", "models", "pretrained", "clip_weights",
                 "num_augs")
+
+
+def parse_size(value: Any) -> tuple[int, int]:
+    """Canvas ``(width, height)`` from ``224``, ``"224"``, ``"320x240"`` or ``[320, 240]``.
+
+    Raises ``ValueError`` for anything else, or for sizes that are not positive.
+    """
+    numbers: list[int] = []
+    try:
+        if isinstance(value, str):
+            numbers = [int(p) for p in re.split(r"[x*,\s]+", value.strip().lower()) if p]
+        elif isinstance(value, (list, tuple)):
+            numbers = [int(v) for v in value]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers = [int(value)]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) == 1:
+        numbers = numbers * 2
+    if len(numbers) != 2 or min(numbers) <= 0:
+        raise ValueError(f"size: expected N or WxH with positive integers, got {value!r}")
+    return numbers[0], numbers[1]

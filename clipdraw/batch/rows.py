@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from clipdraw.settings import DrawSettings
+from clipdraw.settings import parse_size as settings_parse_size
 
 __all__ = [
     "Job",
@@ -172,21 +173,8 @@ def _coerce(value: Any, like: Any, name: str) -> Any:
 
 def parse_size(value: Any) -> dict[str, int]:
     """``size`` (``224``, ``"224"``, ``"320x240"``, ``[320, 240]``) as ``width`` and ``height``."""
-    numbers: list[int] = []
-    try:
-        if isinstance(value, str):
-            numbers = [int(p) for p in re.split(r"[x,\s]+", value.strip().lower()) if p]
-        elif isinstance(value, (list, tuple)):
-            numbers = [int(v) for v in value]
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            numbers = [int(value)]
-    except (TypeError, ValueError):
-        numbers = []
-    if len(numbers) == 1:
-        numbers = numbers * 2
-    if len(numbers) != 2:
-        raise ValueError(f"size: expected N or WxH, got {value!r}")
-    return {"width": numbers[0], "height": numbers[1]}
+    width, height = settings_parse_size(value)
+    return {"width": width, "height": height}
 
 
 def row_from_mapping(

@@ -14,6 +14,7 @@ from clipdraw.settings import (
     PAINTERLY_DEFAULTS,
     DrawSettings,
 )
+from clipdraw.settings import parse_size as settings_parse_size
 
 EXIT_INTERRUPTED = 130
 DEFAULTS = DrawSettings()  # the option defaults come from the one place that defines them
@@ -42,18 +43,11 @@ def parse_weighted(text: str, default: float, what: str) -> tuple[str, float]:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"224"`` or ``"320x200"`` -> ``(width, height)``."""
-    parts = text.lower().replace("*", "x").split("x")
+    """``"224"`` or ``"320x200"`` -> ``(width, height)``, a usage error otherwise."""
     try:
-        numbers = [int(p) for p in parts]
-    except ValueError:
-        raise click.BadParameter(f"expected WxH or N, got {text!r}", param_hint="--size") from None
-    if len(numbers) == 1:
-        numbers *= 2
-    if len(numbers) != 2 or min(numbers) <= 0:
-        raise click.BadParameter(f"expected two positive integers WxH, got {text!r}",
-                                 param_hint="--size")
-    return numbers[0], numbers[1]
+        return settings_parse_size(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--size") from None
 
 
 def parse_color(text: str) -> tuple[float, float, float, float]:
