@@ -14,7 +14,8 @@ process's peak resident set size (``ru_maxrss``, which includes Python + torch, 
 ``base`` column: the peak after imports and scene set-up, before rendering). On CUDA it shows
 ``torch.cuda.max_memory_allocated`` for the measured work. Timings are printed, never asserted.
 
-Usage: ``python scripts/bench_render.py [--scene NAME ...] [--repeats N] [--device cpu|cuda]``
+Usage: ``python scripts/bench_render.py [--scene NAME ...] [--repeats N] [--device cpu|cuda]
+[--compile]``
 """
 
 from __future__ import annotations
@@ -36,11 +37,15 @@ SCENES: dict[str, dict] = {
     "256p-224px-w2": {"paths": 256, "size": 224, "min_width": 2.0, "max_width": 2.0},
     "256p-224px-w2-100": {"paths": 256, "size": 224, "min_width": 2.0, "max_width": 100.0},
     "1024p-512px-w2-20": {"paths": 1024, "size": 512, "min_width": 2.0, "max_width": 20.0},
+    # The same scene at render scale 4: a 2048 x 2048 PNG, to show memory stays bounded.
+    "1024p-2048px-w2-20": {"paths": 1024, "size": 512, "min_width": 2.0, "max_width": 20.0,
+                           "scale": 4.0},
 }
 CLIP = "clip-ViT-B-32-4x224"
 
 
-def make_scene(paths: int, size: int, min_width: float, max_width: float, *, seed: int = 0):
+def make_scene(paths: int, size: int, min_width: float, max_width: float, *, seed: int = 0,
+               scale: float = 1.0):
     """A CLIPDraw-style random scene of ``paths`` strokes on a ``size`` x ``size`` canvas."""
     import torch
 
@@ -81,22 +86,25 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _scene_work(name: str, device: str) -> tuple[Callable[[], None], Callable[[], None]]:
+def _scene_work(
+    name: str, device: str, compile: bool
+) -> tuple[Callable[[], None], Callable[[], None]]:
     """Forward and forward+backward closures for a named scene."""
     from clipdraw.render import render
 
+    scale = SCENES[name].get("scale", 1.0)
     scene = make_scene(**SCENES[name]).to(device)
     leaves = {field: getattr(scene, field).clone().requires_grad_(True)
               for field in ("points", "stroke_width", "stroke_color")}
     scene = scene.replace(**leaves)
 
     def forward() -> None:
-        render(scene)
+        render(scene, scale=scale, compile=compile)
 
     def forward_backward() -> None:
         for leaf in leaves.values():
             leaf.grad = None
-        render(scene).mean().backward()
+        render(scene, scale=scale, compile=compile).mean().backward()
 
     return forward, forward_backward
 
@@ -120,13 +128,18 @@ def _clip_work(device: str) -> tuple[Callable[[], None], Callable[[], None]]:
     return forward, forward_backward
 
 
-def run_worker(name: str, repeats: int, device: str) -> dict:
+def run_worker(name: str, repeats: int, device: str, compile: bool = False) -> dict:
     """Measure one scene (or CLIP) in this process; return a JSON-able result."""
     import torch
 
     torch.manual_seed(0)
-    forward, forward_backward = _clip_work(device) if name == CLIP else _scene_work(name, device)
+    if name == CLIP:
+        forward, forward_backward = _clip_work(device)
+    else:
+        forward, forward_backward = _scene_work(name, device, compile)
     base = _peak_rss_mib()
+    if compile:
+        forward()  # compiling happens here, outside the timed runs
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     forward_s = _time(forward, repeats, device)
@@ -137,15 +150,16 @@ def run_worker(name: str, repeats: int, device: str) -> dict:
     else:
         peak = _peak_rss_mib()
         memory = "process peak RSS (ru_maxrss)"
-    return {"name": name, "forward_s": forward_s, "forward_backward_s": backward_s,
+    label = f"{name}+compile" if compile and name != CLIP else name
+    return {"name": label, "forward_s": forward_s, "forward_backward_s": backward_s,
             "peak_mib": peak, "base_mib": base, "memory": memory,
             "threads": torch.get_num_threads(), "device": device}
 
 
-def _in_subprocess(name: str, repeats: int, device: str) -> dict:
+def _in_subprocess(name: str, repeats: int, device: str, compile: bool = False) -> dict:
     """Run one measurement in a fresh interpreter so its peak memory is its own."""
     command = [sys.executable, __file__, "--worker", name, "--repeats", str(repeats),
-               "--device", device]
+               "--device", device, *(["--compile"] if compile else [])]
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [root, os.environ.get("PYTHONPATH")])))
@@ -157,18 +171,18 @@ def _in_subprocess(name: str, repeats: int, device: str) -> dict:
 
 def _table(results: list[dict], clip: dict) -> str:
     """A compact fixed-width table of the results, with render/CLIP ratios."""
-    header = (f"{'scene':<22} {'fwd ms':>9} {'fwd+bwd ms':>11} {'peak MiB':>9} {'base MiB':>9} "
+    header = (f"{'scene':<28} {'fwd ms':>9} {'fwd+bwd ms':>11} {'peak MiB':>9} {'base MiB':>9} "
               f"{'fwd+bwd/CLIP':>13}")
     lines = [header, "-" * len(header)]
     clip_time = clip.get("forward_backward_s")
     for row in [*results, clip]:
         if "error" in row:
-            lines.append(f"{row['name']:<22} ERROR: {row['error']}")
+            lines.append(f"{row['name']:<28} ERROR: {row['error']}")
             continue
         ratio = (f"{row['forward_backward_s'] / clip_time:13.2f}" if clip_time else
                  f"{'n/a':>13}")
         lines.append(
-            f"{row['name']:<22} {row['forward_s'] * 1e3:9.1f} "
+            f"{row['name']:<28} {row['forward_s'] * 1e3:9.1f} "
             f"{row['forward_backward_s'] * 1e3:11.1f} {row['peak_mib']:9.0f} "
             f"{row['base_mib']:9.0f} {ratio}"
         )
@@ -181,12 +195,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="scene to run (repeatable; default: all)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time each scene with render(compile=True), as long runs use")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.worker:
-        print(json.dumps(run_worker(args.worker, args.repeats, args.device)))
+        print(json.dumps(run_worker(args.worker, args.repeats, args.device, args.compile)))
         return 0
     if args.device.startswith("cuda"):
         import torch
@@ -195,7 +211,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--device cuda requested but CUDA is not available")
     names = args.scene or list(SCENES)
     clip = _in_subprocess(CLIP, args.repeats, args.device)
-    results = [_in_subprocess(name, args.repeats, args.device) for name in names]
+    results = []
+    for name in names:
+        results.append(_in_subprocess(name, args.repeats, args.device))
+        if args.compile:
+            results.append(_in_subprocess(name, args.repeats, args.device, compile=True))
     memory = next((r["memory"] for r in [clip, *results] if "memory" in r), "?")
     threads = next((r["threads"] for r in [clip, *results] if "threads" in r), "?")
     print(f"device {args.device}, torch threads {threads}, median of {args.repeats} runs after "
