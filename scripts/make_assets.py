@@ -1,11 +1,11 @@
 """Make the small images in ``assets/``.
 
 - ``assets/astronaut_48.png``: the pixel target of the PSNR test (tests/test_drawing.py),
-  scikit-image's astronaut (``/work/shared/data/astronaut_224.png`` or ``--source``) resized to
-  48 x 48 with antialiasing.
-- ``assets/painterly_astronaut.png`` (with ``--readme``): a README picture, the astronaut redrawn
-  by pixel-target mode (diffvg's painterly rendering: 512 strokes, 500 iterations by default;
-  the committed picture used ``--iterations 100``: PSNR 23.2 dB in 259 s on a busy 2-core CPU).
+  scikit-image's astronaut (``assets/astronaut_224.png``, public domain, or ``--source``)
+  resized to 48 x 48 with antialiasing.
+- ``assets/painterly_astronaut.png`` (with ``--readme``): the README picture, the astronaut
+  redrawn by pixel-target mode, exactly what ``clipdraw draw --target assets/astronaut_224.png``
+  does (diffvg's painterly rendering: 512 strokes, 500 iterations).
 
 Usage::
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = Path("/work/shared/data/astronaut_224.png")
+DEFAULT_SOURCE = ROOT / "assets" / "astronaut_224.png"
 TARGET_SIZE = 48
 
 
