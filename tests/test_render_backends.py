@@ -1,0 +1,94 @@
+"""The backend switch of `clipdraw.render` and the optional pydiffvg backend's conversions.
+
+pydiffvg is rarely installed, so its scene conversion is checked against a stand-in module that
+records what it is given; the real library is compared with the reference in test_render.py.
+"""
+
+import sys
+import types
+
+import pytest
+import torch
+
+from clipdraw import FillRule, Scene, render
+from clipdraw.render import available_backends
+from clipdraw.render.diffvg_backend import _over
+
+
+def _scene() -> Scene:
+    points = torch.zeros(3, 10, 2)
+    points[0, :4] = torch.tensor([[1.0, 1], [4, 1], [7, 1], [9, 1]])
+    points[1, :6] = torch.tensor([[1.0, 5], [9, 5], [9, 9], [5, 9], [1, 9], [1, 7]])
+    points[2, :6] = points[1, :6] * 0.5 + 2
+    return Scene.create(
+        points, torch.tensor([1, 2, 2]), 12, 10, closed=torch.tensor([False, True, True]),
+        stroke_width=torch.tensor([3.0, 2.0, 2.0]),
+        stroke_color=torch.tensor([[1.0, 0, 0, 1]] * 3),
+        fill_color=torch.tensor([[0.0, 0, 1, 0.5]] * 3),
+        fill_rule=torch.tensor([FillRule.NONZERO, FillRule.EVENODD, FillRule.EVENODD]),
+        shape=torch.tensor([0, 1, 1]),
+    )
+
+
+def test_torch_backend_is_always_available_and_diffvg_only_when_importable():
+    backends = available_backends()
+    assert backends[0] == "torch"
+    assert ("diffvg" in backends) == (
+        __import__("importlib").util.find_spec("pydiffvg") is not None)
+
+
+def test_unknown_backend_is_a_value_error_naming_the_choices():
+    with pytest.raises(ValueError, match="unknown backend 'cairo'.*torch"):
+        render(_scene(), backend="cairo")
+
+
+def test_missing_pydiffvg_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pydiffvg", None)  # makes `import pydiffvg` fail
+    with pytest.raises(ValueError, match="pydiffvg"):
+        render(_scene(), backend="diffvg")
+
+
+def test_over_composites_straight_alpha_like_the_formula():
+    image = torch.tensor([0.2, 0.4, 0.6, 0.5]).view(4, 1, 1)
+    background = torch.tensor([1.0, 1.0, 0.0, 0.5])
+    out = _over(image, background)[:, 0, 0]
+    alpha = 0.5 + 0.5 * 0.5
+    expected_rgb = (torch.tensor([0.2, 0.4, 0.6]) * 0.5 + torch.tensor([1.0, 1.0, 0.0]) * 0.25)
+    torch.testing.assert_close(out, torch.cat([expected_rgb / alpha, torch.tensor([alpha])]))
+
+
+def test_diffvg_backend_converts_widths_points_groups_and_fill_rules(monkeypatch):
+    recorded = {}
+
+    def path(num_control_points, points, stroke_width, is_closed):
+        return types.SimpleNamespace(num_control_points=num_control_points, points=points,
+                                     stroke_width=stroke_width, is_closed=is_closed)
+
+    def group(shape_ids, fill_color, stroke_color, use_even_odd_rule):
+        return types.SimpleNamespace(shape_ids=shape_ids, fill_color=fill_color,
+                                     stroke_color=stroke_color, even_odd=use_even_odd_rule)
+
+    def serialize_scene(width, height, shapes, groups):
+        recorded.update(width=width, height=height, shapes=shapes, groups=groups)
+        return ()
+
+    def apply(width, height, samples_x, samples_y, seed, background, *arguments):
+        return torch.zeros(height, width, 4)
+
+    fake = types.SimpleNamespace(
+        set_use_gpu=lambda flag: None, Path=path, ShapeGroup=group,
+        RenderFunction=types.SimpleNamespace(serialize_scene=serialize_scene, apply=apply),
+    )
+    monkeypatch.setitem(sys.modules, "pydiffvg", fake)
+    image = render(_scene(), scale=2.0, backend="diffvg")
+
+    assert image.shape == (1, 4, 20, 24)
+    torch.testing.assert_close(image[0, :, 0, 0], torch.ones(4))  # white under transparency
+    assert (recorded["width"], recorded["height"]) == (24, 20)
+    shapes, groups = recorded["shapes"], recorded["groups"]
+    assert [s.points.shape[0] for s in shapes] == [4, 6, 6]  # open 3k+1, closed 3k points
+    assert [s.is_closed for s in shapes] == [False, True, True]
+    torch.testing.assert_close(shapes[0].stroke_width, torch.tensor(3.0))  # half of 3 x scale 2
+    torch.testing.assert_close(shapes[0].points[1], torch.tensor([8.0, 2.0]))
+    assert [g.shape_ids.tolist() for g in groups] == [[0], [1, 2]]
+    assert [g.even_odd for g in groups] == [False, True]
