@@ -15,6 +15,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from PIL import Image
@@ -36,7 +37,10 @@ def make_readme_picture(source: Path, out: Path, iterations: int | None) -> None
     """Redraw ``source`` with pixel-target mode at 224 px; save SVG, PNG and JSON beside ``out``."""
     from clipdraw.drawing import draw
 
-    drawing = draw(target=str(source), width=224, height=224, iterations=iterations, seed=0,
+    # A path relative to the repository, so the drawing's metadata holds no local folders.
+    target = os.path.relpath(source, ROOT) if source.is_relative_to(ROOT) else str(source)
+    os.chdir(ROOT)
+    drawing = draw(target=target, width=224, height=224, iterations=iterations, seed=0,
                    device="cpu", progress=True)
     drawing.save(out.with_suffix(".svg"), png=out, json_file=True)
     print(f"PSNR {drawing.metrics['psnr']:.2f} dB after {drawing.metrics['steps']} steps "

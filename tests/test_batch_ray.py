@@ -6,6 +6,7 @@ import json
 import sys
 
 import pytest
+from helpers import TINY_CLIP_CONFIG
 
 from clipdraw.batch.manifest import read_manifest
 from clipdraw.batch.ray_backend import RayExecutor, import_ray, task_options
@@ -15,13 +16,7 @@ from clipdraw.settings import DrawSettings
 
 ray = pytest.importorskip("ray")
 
-TINY_CLIP = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16,
-                   "patch_size": 8},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
-                 "layers": 1},
-}
+TINY_CLIP = TINY_CLIP_CONFIG
 
 
 @pytest.fixture(scope="module")

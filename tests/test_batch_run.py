@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 import torch
+from helpers import TINY_CLIP_CONFIG
 
 from clipdraw.batch.manifest import read_manifest
 from clipdraw.batch.rows import parse_rows
@@ -15,13 +16,7 @@ from clipdraw.drawing import Drawing, draw_batch
 from clipdraw.scene import Scene
 from clipdraw.settings import DrawSettings
 
-TINY_CLIP = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16,
-                   "patch_size": 8},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
-                 "layers": 1},
-}
+TINY_CLIP = TINY_CLIP_CONFIG
 
 
 @pytest.fixture(scope="module")
