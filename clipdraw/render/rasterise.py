@@ -555,6 +555,38 @@ def _edge_normal(offset: Tensor, distance: Tensor, coefficients: Tensor, t: Tens
     return torch.where(interior, across / length.clamp_min(1e-6), fallback)
 
 
+def _subpixel_distances(
+    centre: Tensor, curve: Tensor, t: Tensor, other: Tensor | None = None,
+    other_t: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Sub-pixel centres of each pixel and their distances to the nearest of one or two cubics,
+    projected from the parameters ``t`` (and ``other_t``) found for the pixel centre.
+
+    Shape:
+        - centre, t, other_t: :math:`(M, 2)`, :math:`(M,)`, :math:`(M,)`
+        - curve, other: :math:`(M, 4, 2)` control points
+        - Output: samples :math:`(M \\cdot S^2, 2)` and distances :math:`(M, S^2)`,
+          ``S = SUBSAMPLES``
+    """
+    steps = (torch.arange(SUBSAMPLES, device=t.device, dtype=t.dtype) + 0.5) / SUBSAMPLES - 0.5
+    grid = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
+    samples = (centre[:, None, :] + grid).reshape(-1, 2)
+    repeat = grid.shape[0]
+
+    def distance(controls: Tensor, start: Tensor) -> Tensor:
+        coefficients = power_basis(controls).repeat_interleave(repeat, 0)
+        with torch.no_grad():
+            closest = project(coefficients.detach(), samples, start.repeat_interleave(repeat),
+                              iterations=2)
+        offset = samples - polynomial(coefficients, closest)
+        return torch.sqrt(offset.square().sum(-1) + 1e-12).view(-1, repeat)
+
+    nearest = distance(curve, t)
+    if other is not None:
+        nearest = nearest.minimum(distance(other, other_t))
+    return samples, nearest
+
+
 def _supersample_joints(
     coverage: Tensor,
     centre: Tensor,
@@ -616,22 +648,12 @@ def _supersample_joints(
         return coverage
 
     owner = path[chosen]
-    steps = (torch.arange(SUBSAMPLES, device=t.device, dtype=t.dtype) + 0.5) / SUBSAMPLES - 0.5
-    grid = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
-    samples = (centre[chosen, None, :] + grid).reshape(-1, 2)
-    repeat = grid.shape[0]
-
-    def curve_distance(segment: Tensor, start: Tensor) -> Tensor:
-        coefficients = power_basis(table[owner * slots + segment]).repeat_interleave(repeat, 0)
-        with torch.no_grad():
-            closest = project(coefficients.detach(), samples, start.repeat_interleave(repeat),
-                              iterations=2)
-        offset = samples - polynomial(coefficients, closest)
-        return torch.sqrt(offset.square().sum(-1) + 1e-12).view(-1, repeat)
-
-    nearest = curve_distance(slot[chosen], t[chosen])
-    other = curve_distance(neighbour[chosen], other_t[chosen])
-    nearest = torch.where(joined[chosen][:, None], nearest.minimum(other), nearest)
+    # An open path's end has no neighbour: measure its own curve twice instead.
+    own = table[owner * slots + slot[chosen]]
+    joint = joined[chosen]
+    other = torch.where(joint[:, None, None], table[owner * slots + neighbour[chosen]], own)
+    _, nearest = _subpixel_distances(centre[chosen], own, t[chosen], other,
+                                     torch.where(joint, other_t[chosen], t[chosen]))
     width = half[owner][:, None]
     inner = (0.5 + SUBSAMPLES * (width - nearest)).clamp(0, 1)
     outer = (0.5 + SUBSAMPLES * (-width - nearest)).clamp(0, 1)
@@ -685,21 +707,11 @@ def _supersample_corners(
         return coverage
 
     owner = path[chosen]
-    steps = (torch.arange(SUBSAMPLES, device=t.device, dtype=t.dtype) + 0.5) / SUBSAMPLES - 0.5
-    grid = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
-    samples = (centre[chosen, None, :] + grid).reshape(-1, 2)
-    repeat = grid.shape[0]
-
-    def curve_distance(segment: Tensor, start: Tensor) -> Tensor:
-        coefficients = power_basis(table[owner * slots + segment]).repeat_interleave(repeat, 0)
-        with torch.no_grad():
-            closest = project(coefficients.detach(), samples, start.repeat_interleave(repeat),
-                              iterations=2)
-        offset = samples - polynomial(coefficients, closest)
-        return torch.sqrt(offset.square().sum(-1) + 1e-12).view(-1, repeat)
-
-    nearest = curve_distance(slot[chosen], t[chosen]).minimum(
-        curve_distance(neighbour[chosen], torch.where(after[chosen], 0.0, 1.0).to(t.dtype)))
+    samples, nearest = _subpixel_distances(
+        centre[chosen], table[owner * slots + slot[chosen]], t[chosen],
+        table[owner * slots + neighbour[chosen]],
+        torch.where(after[chosen], 0.0, 1.0).to(t.dtype))
+    repeat = SUBSAMPLES * SUBSAMPLES
 
     def in_wedge(relative: Tensor, first: Tensor, second: Tensor, cross: Tensor) -> Tensor:
         along_first = (relative[..., 0] * second[..., 1] - relative[..., 1] * second[..., 0])
