@@ -37,8 +37,10 @@ def composite(
     batch = background.shape[0]
     count = batch * height * width
     dtype = alpha.dtype
-    order = torch.argsort(pixel, stable=True)
-    pixel, alpha, color = pixel[order], alpha[order], color[order]
+    # index_select rather than indexing: its backward is a plain index_add, where indexing's
+    # accumulating index_put sorts a million indices first.
+    pixel, order = torch.sort(pixel, stable=True)
+    alpha, color = alpha.index_select(0, order), color.index_select(0, order)
 
     # Transmittance through the fragments painted later in the same pixel, from sums of
     # log(1 - alpha); float64 keeps the differences of the running sums exact enough.
@@ -49,8 +51,8 @@ def composite(
     starts = torch.ones_like(pixel, dtype=torch.bool)
     starts[1:] = pixel[1:] != pixel[:-1]
     first = torch.where(starts, position, 0).cummax(0).values
-    before = (running - clear)[first]
-    later = total[pixel] - (running - before)
+    before = (running - clear).index_select(0, first)
+    later = total.index_select(0, pixel) - (running - before)
     contribution = alpha * torch.exp(later).to(dtype)
 
     paint = torch.zeros(count, 3, dtype=dtype, device=pixel.device)

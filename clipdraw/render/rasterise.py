@@ -156,7 +156,7 @@ def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
     x = torch.cat([f[1] for f in fragments])
     y = torch.cat([f[2] for f in fragments])
     coverage = torch.cat([f[3] for f in fragments])
-    paint = layer_paint[layer]
+    paint = layer_paint.index_select(0, layer)
     pixel = (layer_canvas[layer] * height + y) * width + x
     return composite(pixel, paint[:, 3] * coverage, paint[:, :3], background, height, width)
 
