@@ -11,8 +11,6 @@ from PIL import Image
 
 from clipdraw.cli import cli
 
-pytest.importorskip("clipdraw.render.rasterise")
-
 DATA = Path(__file__).parent / "data" / "svg"
 SQUARE = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
           '<rect x="10" y="5" width="20" height="10" fill="#ff0000"/></svg>')

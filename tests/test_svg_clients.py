@@ -17,12 +17,9 @@ import resvg_py
 import torch
 from PIL import Image
 
+from clipdraw.render import render  # noqa: E402
 from clipdraw.scene import FillRule, LineCap, Scene
 from clipdraw.svg import load_svg, save_svg, scene_to_svg
-
-pytest.importorskip("clipdraw.render.rasterise")
-
-from clipdraw.render import render  # noqa: E402
 
 # (mean, 99th percentile) of |difference| in 1/255 units, per client
 LIMITS = {"inkscape": (1.0, 10.0), "cairo": (1.0, 10.0), "resvg": (2.5, 24.0)}

@@ -89,7 +89,6 @@ def test_import_then_export_draws_like_the_original_in_cairo_and_resvg(name):
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_our_render_of_an_imported_file_matches_cairo_and_resvg(name):
-    pytest.importorskip("clipdraw.render.rasterise")
     original = (DATA / name).read_text()
     scene = load_quietly(DATA / name)
     ours = ours_rgb(scene)

@@ -1,0 +1,179 @@
+"""Flattening: every drawn segment cut into straight pieces, grouped into fill and stroke layers.
+
+Each compound shape has two layers, its fill (index ``2 * shape``) and its stroke
+(``2 * shape + 1``), painted in that order; each layer gets a pixel bounding box.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from clipdraw.render.bezier import evaluate
+from clipdraw.scene import LineCap
+
+__all__ = [
+    "EDGE_REACH",
+    "FILL",
+    "FILL_FLATNESS",
+    "KEY_BIAS",
+    "KEY_SCALE",
+    "NO_PIECE",
+    "STROKE",
+    "Layers",
+    "Pieces",
+    "flatten",
+    "layer_boxes",
+    "layer_groups",
+]
+
+FILL, STROKE = 0, 1
+# Segments are cut into pieces whose distance from the curve is at most this (in pixels): coarse
+# for strokes, whose distances are refined on the exact curve, fine for fills, whose winding
+# numbers come from the pieces themselves.
+STROKE_FLATNESS = 0.5
+FILL_FLATNESS = 0.05
+MIN_PIECES = 2
+MAX_PIECES = 256
+# How far beyond a shape's edge a pixel centre can still be partly covered: the box filter reaches
+# 0.71 px, the rest is margin for the flattening's error during the search.
+EDGE_REACH = 1.5
+# At most this many pixels of layer boxes are searched at once.
+ENTRIES_PER_GROUP = 1 << 23
+# A pixel's nearest piece is found as the minimum of packed keys: the distance in 1/KEY_SCALE px
+# (offset by KEY_BIAS, so that distances inside wide strokes stay positive) above the piece index.
+KEY_SCALE = 256.0
+KEY_BIAS = 8192.0
+NO_PIECE = torch.iinfo(torch.int64).max
+
+
+@dataclass
+class Pieces:
+    """Straight pieces of flattened segments, sorted by layer. Shapes: (Q, ...)."""
+
+    start: Tensor  # (Q, 2)
+    end: Tensor  # (Q, 2)
+    layer: Tensor  # (Q,) long
+    segment: Tensor  # (Q,) long, flat index into the (G * (S + 1)) segment table
+    t0: Tensor  # (Q,) parameter of `start` on its segment
+    dt: Tensor  # (Q,) parameter span of the piece
+    inset: Tensor  # (Q,) half stroke width (0 for fills): subtracted from distances
+    reach: Tensor  # (Q,) how far beyond `inset` the piece can cover pixels
+    flatness: Tensor  # (Q,) bound on the distance between the piece and its sub-curve
+    deep_key: Tensor  # (Q,) packed distances below this lie deep inside a round-ended stroke
+    kind: Tensor  # (Q,) FILL or STROKE
+
+
+@dataclass
+class Layers:
+    """Bounding boxes of fill and stroke layers on the pixel grid. Shapes: (L,)."""
+
+    x0: Tensor
+    y0: Tensor
+    w: Tensor
+    h: Tensor
+
+
+def flatten(
+    controls: Tensor,
+    valid: Tensor,
+    half: Tensor,
+    closed: Tensor,
+    linecap: Tensor,
+    shape_of_path: Tensor,
+    layer_on: Tensor,
+) -> Pieces:
+    """Cut every drawn segment into straight pieces, strokes and fills alike."""
+    slots = controls.shape[1]
+    fill_layer = 2 * shape_of_path
+    stroke_layer = fill_layer + 1
+    stroke_sources = valid & layer_on[stroke_layer][:, None] & (half > 0)[:, None]
+    stroke_sources[:, -1] = False
+    fill_sources = valid & layer_on[fill_layer][:, None]
+    square = (linecap == LineCap.SQUARE) & ~closed
+    stroke_extra = torch.where(square, half * (math.sqrt(2) - 1), 0.0) + EDGE_REACH
+
+    parts = []
+    for kind, sources, tolerance in (
+        (FILL, fill_sources, FILL_FLATNESS),
+        (STROKE, stroke_sources, STROKE_FLATNESS),
+    ):
+        path, slot = torch.nonzero(sources, as_tuple=True)
+        curves = controls[path, slot]
+        bend = torch.stack(
+            [
+                curves[:, 0] - 2 * curves[:, 1] + curves[:, 2],
+                curves[:, 1] - 2 * curves[:, 2] + curves[:, 3],
+            ],
+            1,
+        )
+        bend = 0.75 * bend.norm(dim=-1).amax(-1)
+        count = torch.ceil(torch.sqrt(bend / tolerance)).clamp(MIN_PIECES, MAX_PIECES).long()
+        source = torch.repeat_interleave(torch.arange(path.numel(), device=path.device), count)
+        step = (1.0 / count).to(controls.dtype)[source]
+        index = (
+            torch.arange(source.numel(), device=path.device)
+            - (torch.cumsum(count, 0) - count)[source]
+        )
+        t0 = index.to(controls.dtype) * step
+        curve = curves[source]
+        inset = half[path] if kind == STROKE else torch.zeros_like(half[path])
+        extra = stroke_extra[path] if kind == STROKE else torch.full_like(inset, EDGE_REACH)
+        layer = (stroke_layer if kind == STROKE else fill_layer)[path]
+        flatness = bend / count.square()
+        deep_key = torch.floor((KEY_BIAS - EDGE_REACH - flatness) * KEY_SCALE).long() - 1
+        round_ended = closed[path] | (linecap[path] == LineCap.ROUND)
+        deep_key = torch.where(round_ended & (kind == STROKE), deep_key, -1)
+        parts.append(
+            Pieces(
+                start=evaluate(curve, t0),
+                end=evaluate(curve, torch.where(index + 1 == count[source], 1.0, t0 + step)),
+                layer=layer[source],
+                segment=(path * slots + slot)[source],
+                t0=t0,
+                dt=step,
+                inset=inset[source],
+                reach=(inset + extra)[source],
+                flatness=flatness[source],
+                deep_key=deep_key[source],
+                kind=torch.full_like(source, kind),
+            )
+        )
+    names = Pieces.__annotations__
+    joined = {name: torch.cat([getattr(p, name) for p in parts]) for name in names}
+    order = torch.argsort(joined["layer"], stable=True)
+    return Pieces(**{name: value[order] for name, value in joined.items()})
+
+
+def layer_boxes(pieces: Pieces, count: int, width: int, height: int) -> Layers:
+    """Pixel bounding box of every layer, clipped to its canvas."""
+    low = torch.minimum(pieces.start, pieces.end) - pieces.reach[:, None]
+    high = torch.maximum(pieces.start, pieces.end) + pieces.reach[:, None]
+    index = pieces.layer[:, None].expand(-1, 2)
+    lowest = torch.full((count, 2), math.inf, device=low.device, dtype=low.dtype)
+    lowest = lowest.scatter_reduce(0, index, low, "amin")
+    highest = torch.full((count, 2), -math.inf, device=low.device, dtype=low.dtype)
+    highest = highest.scatter_reduce(0, index, high, "amax")
+    limit = torch.tensor([width, height], device=low.device)
+    lowest = torch.floor(lowest.clamp(-1, max(width, height) + 1)).long().clamp(min=0)
+    lowest = torch.minimum(lowest, limit)
+    highest = torch.ceil(highest.clamp(-1, max(width, height) + 1)).long()
+    highest = torch.minimum(highest, limit)
+    size = (highest - lowest).clamp(min=0)
+    return Layers(x0=lowest[:, 0], y0=lowest[:, 1], w=size[:, 0], h=size[:, 1])
+
+
+def layer_groups(layers: Layers) -> list[tuple[int, int]]:
+    """Split the layers into consecutive runs whose boxes hold at most ENTRIES_PER_GROUP pixels."""
+    area = (layers.w * layers.h).tolist()
+    groups, start, held = [], 0, 0
+    for index, size in enumerate(area):
+        if held and held + size > ENTRIES_PER_GROUP:
+            groups.append((start, index))
+            start, held = index, 0
+        held += size
+    groups.append((start, len(area)))
+    return groups

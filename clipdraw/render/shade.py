@@ -1,0 +1,271 @@
+"""Shading helpers: edge normals, and the pixels one straight edge describes badly.
+
+Most pixels take their coverage from the distance to the nearest edge. Near a joint of two
+segments, at the small round ends of thin strokes, at fill corners and at butt or square caps
+the outline is not one straight edge across the pixel; these functions correct those pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from clipdraw.render.bezier import polynomial, power_basis, project
+from clipdraw.render.coverage import band_coverage, edge_coverage
+from clipdraw.scene import LineCap
+
+__all__ = ['SUBSAMPLES', 'cap_ends', 'edge_normal', 'supersample_corners', 'supersample_joints']
+
+# Strokes thinner than twice this (in pixels) get their round caps and joins supersampled.
+SMALL_RADIUS = 3.0
+# Sub-pixels per side where a pixel is supersampled.
+SUBSAMPLES = 4
+
+def edge_normal(offset: Tensor, distance: Tensor, coefficients: Tensor, t: Tensor) -> Tensor:
+    """Unit normal of the nearest edge.
+
+    Inside a segment it is the curve's normal: the direction to the pixel centre is the same
+    there, but with the parameter held fixed its derivative would swing with every sideways
+    move of the curve. At an end point (a cap or join disc) it is the direction to the centre.
+    """
+    tangent = polynomial(coefficients, t, 1)
+    across = torch.stack([-tangent[:, 1], tangent[:, 0]], -1)
+    length = across.norm(dim=-1, keepdim=True)
+    radial = offset / distance.clamp_min(1e-9)[:, None]
+    fallback = torch.where((distance > 1e-6)[:, None], radial,
+                           torch.tensor([1.0, 0.0], device=t.device, dtype=t.dtype))
+    interior = ((t > 0) & (t < 1))[:, None] & (length > 1e-6)
+    return torch.where(interior, across / length.clamp_min(1e-6), fallback)
+
+
+def _subpixel_distances(
+    centre: Tensor, curve: Tensor, t: Tensor, other: Tensor | None = None,
+    other_t: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Sub-pixel centres of each pixel and their distances to the nearest of one or two cubics,
+    projected from the parameters ``t`` (and ``other_t``) found for the pixel centre.
+
+    Shape:
+        - centre, t, other_t: :math:`(M, 2)`, :math:`(M,)`, :math:`(M,)`
+        - curve, other: :math:`(M, 4, 2)` control points
+        - Output: samples :math:`(M \\cdot S^2, 2)` and distances :math:`(M, S^2)`,
+          ``S = SUBSAMPLES``
+    """
+    steps = (torch.arange(SUBSAMPLES, device=t.device, dtype=t.dtype) + 0.5) / SUBSAMPLES - 0.5
+    grid = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
+    samples = (centre[:, None, :] + grid).reshape(-1, 2)
+    repeat = grid.shape[0]
+
+    def distance(controls: Tensor, start: Tensor) -> Tensor:
+        coefficients = power_basis(controls).repeat_interleave(repeat, 0)
+        with torch.no_grad():
+            closest = project(coefficients.detach(), samples, start.repeat_interleave(repeat),
+                              iterations=2)
+        offset = samples - polynomial(coefficients, closest)
+        return torch.sqrt(offset.square().sum(-1) + 1e-12).view(-1, repeat)
+
+    nearest = distance(curve, t)
+    if other is not None:
+        nearest = nearest.minimum(distance(other, other_t))
+    return samples, nearest
+
+
+def supersample_joints(
+    coverage: Tensor,
+    centre: Tensor,
+    distance: Tensor,
+    t: Tensor,
+    is_stroke: Tensor,
+    path: Tensor,
+    slot: Tensor,
+    half: Tensor,
+    closed: Tensor,
+    num_segments: Tensor,
+    linecap: Tensor,
+    table: Tensor,
+    slots: int,
+) -> Tensor:
+    """Supersample the stroke pixels that one straight edge describes badly.
+
+    Those are pixels crossed by the edges of two segments meeting at an angle (the inner
+    corner of a join), and pixels whose closest point ends a segment of a thin stroke, where
+    the outline bends round a small disc (a round cap or join). Each of ``SUBSAMPLES**2``
+    sub-pixels takes its distance to the exact curves of the segment and its neighbour across
+    the joint.
+    """
+    doubtful = torch.nonzero(is_stroke & ((distance - half[path].detach()).abs() < 1.25))
+    doubtful = doubtful.squeeze(1)
+    if doubtful.numel() == 0:
+        return coverage
+    centre, distance, t = centre[doubtful], distance[doubtful], t[doubtful]
+    path, slot = path[doubtful], slot[doubtful]
+    radius = half[path].detach()
+    count = num_segments[path]
+    after = t > 0.5
+    wraps = closed[path]
+    neighbour = slot + torch.where(after, 1, -1)
+    neighbour = torch.where(wraps, torch.remainder(neighbour, count.clamp(min=1)), neighbour)
+    joined = wraps | ((neighbour >= 0) & (neighbour < count))
+    neighbour = neighbour.clamp(min=0)
+    own = power_basis(table[path * slots + slot].detach())
+    joint = torch.where(after[:, None], own.sum(1), own[:, 0])
+    near_joint = (centre - joint).norm(dim=-1) < 2 * radius + 2
+    inside_segment = (t > 0) & (t < 1)
+    corner = torch.nonzero(joined & near_joint & inside_segment).squeeze(1)
+    other_t = torch.where(after, 0.0, 1.0).to(t.dtype)
+    if corner.numel():
+        other = power_basis(table[path[corner] * slots + neighbour[corner]].detach())
+        found = project(other, centre[corner], other_t[corner], iterations=3)
+        other_t = other_t.index_put((corner,), found)
+        gap = (centre[corner] - polynomial(other, found)).norm(dim=-1)
+        # Beside an inner corner both closest points lie inside their segments; beside the
+        # round outer side of a join at least one of them is the joint itself.
+        inner = ((gap - radius[corner]).abs() < 1.25) & (found > 0) & (found < 1)
+        crossed = torch.zeros_like(after).index_put((corner,), inner)
+    else:
+        crossed = torch.zeros_like(after)
+    at_end = (t <= 0) | (t >= 1)
+    small_end = at_end & (radius < SMALL_RADIUS) & (joined | (linecap[path] == LineCap.ROUND))
+    chosen = torch.nonzero(crossed | small_end).squeeze(1)
+    if chosen.numel() == 0:
+        return coverage
+
+    owner = path[chosen]
+    # An open path's end has no neighbour: measure its own curve twice instead.
+    own = table[owner * slots + slot[chosen]]
+    joint = joined[chosen]
+    other = torch.where(joint[:, None, None], table[owner * slots + neighbour[chosen]], own)
+    _, nearest = _subpixel_distances(centre[chosen], own, t[chosen], other,
+                                     torch.where(joint, other_t[chosen], t[chosen]))
+    width = half[owner][:, None]
+    inner = (0.5 + SUBSAMPLES * (width - nearest)).clamp(0, 1)
+    outer = (0.5 + SUBSAMPLES * (-width - nearest)).clamp(0, 1)
+    return coverage.index_put((doubtful[chosen],), (inner - outer).mean(-1))
+
+
+def supersample_corners(
+    coverage: Tensor,
+    centre: Tensor,
+    distance: Tensor,
+    t: Tensor,
+    is_fill: Tensor,
+    inside: Tensor,
+    path: Tensor,
+    slot: Tensor,
+    closed: Tensor,
+    num_segments: Tensor,
+    table: Tensor,
+    slots: int,
+) -> Tensor:
+    """Supersample the fill pixels at a corner, where one straight edge describes them badly.
+
+    The two segments meeting at the corner split the pixel into the side of its centre and
+    the other side (across either edge); each of ``SUBSAMPLES**2`` sub-pixels takes the side
+    from the tangent rays at the corner and its distance from the exact curves.
+    """
+    doubtful = torch.nonzero(is_fill & (distance < 1.25)).squeeze(1)
+    if doubtful.numel() == 0:
+        return coverage
+    centre, t, inside = centre[doubtful], t[doubtful], inside[doubtful]
+    path, slot = path[doubtful], slot[doubtful]
+    last = slots - 1
+    count = num_segments[path]
+    wraps = closed[path]
+    after = t > 0.5
+    following = torch.where(slot == last, 0, torch.where(
+        slot == count - 1, torch.where(wraps, 0, last), slot + 1))
+    preceding = torch.where(slot == last, count - 1, torch.where(
+        slot == 0, torch.where(wraps, count - 1, last), slot - 1))
+    neighbour = torch.where(after, following, preceding)
+    own = table[path * slots + slot].detach()
+    other = table[path * slots + neighbour].detach()
+    corner = torch.where(after[:, None], own[:, 3], own[:, 0])
+    into_own = -torch.where(after[:, None], _end_direction(own, False), _end_direction(own, True))
+    into_other = -torch.where(after[:, None], _end_direction(other, True),
+                              _end_direction(other, False))
+    turn = into_own[:, 0] * into_other[:, 1] - into_own[:, 1] * into_other[:, 0]
+    near = (centre - corner).norm(dim=-1) < 3.0
+    chosen = torch.nonzero(near & (turn.abs() > 0.05)).squeeze(1)
+    if chosen.numel() == 0:
+        return coverage
+
+    owner = path[chosen]
+    samples, nearest = _subpixel_distances(
+        centre[chosen], table[owner * slots + slot[chosen]], t[chosen],
+        table[owner * slots + neighbour[chosen]],
+        torch.where(after[chosen], 0.0, 1.0).to(t.dtype))
+    repeat = SUBSAMPLES * SUBSAMPLES
+
+    def in_wedge(relative: Tensor, first: Tensor, second: Tensor, cross: Tensor) -> Tensor:
+        along_first = (relative[..., 0] * second[..., 1] - relative[..., 1] * second[..., 0])
+        along_second = (first[..., 0] * relative[..., 1] - first[..., 1] * relative[..., 0])
+        return (along_first * cross >= 0) & (along_second * cross >= 0)
+
+    first, second, cross = into_own[chosen], into_other[chosen], turn[chosen]
+    tip = corner[chosen]
+    centre_in = in_wedge(centre[chosen] - tip, first, second, cross)
+    sample_in = in_wedge(samples.view(-1, repeat, 2) - tip[:, None], first[:, None],
+                         second[:, None], cross[:, None])
+    covered = inside[chosen][:, None] == (sample_in == centre_in[:, None])
+    signed = torch.where(covered, nearest, -nearest)
+    sub = (0.5 + SUBSAMPLES * signed).clamp(0, 1)
+    return coverage.index_put((doubtful[chosen],), sub.mean(-1))
+
+
+def cap_ends(
+    coverage: Tensor,
+    centre: Tensor,
+    path: Tensor,
+    slot: Tensor,
+    half: Tensor,
+    closed: Tensor,
+    num_segments: Tensor,
+    linecap: Tensor,
+    table: Tensor,
+    slots: int,
+) -> Tensor:
+    """Cut (butt) or extend (square) the round stroke ends of open paths."""
+    capped = ~closed[path] & (linecap[path] != LineCap.ROUND)
+    if not bool(capped.any()):
+        return coverage
+    width = half[path]
+    square = linecap[path] == LineCap.SQUARE
+    last = num_segments[path] - 1
+    for at_start in (True, False):
+        segment = path * slots + (0 if at_start else last)
+        curve = table[segment]
+        tip = curve[:, 0] if at_start else curve[:, 3]
+        outward = _end_direction(curve.detach(), at_start)
+        on_end_segment = slot == (0 if at_start else last)
+        offset = centre - tip
+        beyond = (offset * outward).sum(-1)
+        lateral = (offset[:, 0] * outward[:, 1] - offset[:, 1] * outward[:, 0]).abs()
+        near = capped & on_end_segment & (offset.norm(dim=-1) <= width * math.sqrt(2) + 2)
+        across = torch.stack([-outward[:, 1], outward[:, 0]], -1)
+        body = torch.where(beyond > 0, band_coverage(lateral, width, across), coverage)
+        limit = torch.where(square, width - beyond, -beyond)
+        capped_coverage = body * edge_coverage(limit, outward)
+        coverage = torch.where(near, capped_coverage, coverage)
+    return coverage
+
+
+def _end_direction(curve: Tensor, at_start: bool) -> Tensor:
+    """Unit tangent pointing out of a segment's start or end, skipping coincident handles."""
+    if at_start:
+        tip = curve[:, 0]
+        candidates = [curve[:, 1], curve[:, 2], curve[:, 3]]
+    else:
+        tip = curve[:, 3]
+        candidates = [curve[:, 2], curve[:, 1], curve[:, 0]]
+    direction = torch.zeros_like(tip)
+    found = torch.zeros(tip.shape[0], dtype=torch.bool, device=tip.device)
+    for other in candidates:
+        step = tip - other
+        usable = ~found & (step.norm(dim=-1) > 1e-6)
+        direction = torch.where(usable[:, None], step, direction)
+        found = found | usable
+    direction = torch.where(found[:, None], direction, torch.tensor([1.0, 0.0], device=tip.device,
+                                                                     dtype=tip.dtype))
+    return direction / direction.norm(dim=-1, keepdim=True)
