@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import pytest
-from helpers import TINY_CLIP_CONFIG
 
 from clipdraw.batch.manifest import read_manifest
 from clipdraw.batch.ray_backend import RayExecutor, import_ray, task_options
@@ -16,7 +14,6 @@ from clipdraw.settings import DrawSettings
 
 ray = pytest.importorskip("ray")
 
-TINY_CLIP = TINY_CLIP_CONFIG
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +26,8 @@ def local_ray():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> DrawSettings:
-    path = tmp_path_factory.mktemp("model") / "tiny-clip.json"
-    path.write_text(json.dumps(TINY_CLIP))
+def tiny(tiny_clip_config) -> DrawSettings:
+    path = tiny_clip_config
     return DrawSettings(models=(str(path),), pretrained="none", width=32, height=32, paths=3,
                         iterations=2, num_augs=2)
 

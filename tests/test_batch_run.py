@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import pytest
 import torch
-from helpers import TINY_CLIP_CONFIG
 
 from clipdraw.batch.manifest import read_manifest
 from clipdraw.batch.rows import parse_rows
@@ -16,14 +15,11 @@ from clipdraw.drawing import Drawing, draw_batch
 from clipdraw.scene import Scene
 from clipdraw.settings import DrawSettings
 
-TINY_CLIP = TINY_CLIP_CONFIG
-
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> DrawSettings:
+def tiny(tiny_clip_config) -> DrawSettings:
     """Base settings: a tiny random CLIP, 32 px canvas, 4 paths, 3 steps."""
-    path = tmp_path_factory.mktemp("model") / "tiny-clip.json"
-    path.write_text(json.dumps(TINY_CLIP))
+    path = tiny_clip_config
     return DrawSettings(models=(str(path),), pretrained="none", width=32, height=32, paths=4,
                         iterations=3, num_augs=2)
 

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from click.testing import CliRunner
-from helpers import TINY_CLIP_CONFIG
 
 from clipdraw.batch.manifest import read_manifest
 from clipdraw.cli import cli
 
-TINY_CLIP = TINY_CLIP_CONFIG
-
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory) -> list[str]:
+def small(tiny_clip_config) -> list[str]:
     """Options for tiny, fast drawings with a random tiny CLIP."""
-    path = tmp_path_factory.mktemp("model") / "tiny-clip.json"
-    path.write_text(json.dumps(TINY_CLIP))
+    path = tiny_clip_config
     return ["--model", str(path), "--pretrained", "none", "--size", "32", "--paths", "3",
             "--iterations", "2", "--num-augs", "2", "--device", "cpu"]
 
