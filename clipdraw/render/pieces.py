@@ -23,7 +23,9 @@ __all__ = [
     "KEY_SCALE",
     "NO_PIECE",
     "STROKE",
+    "Group",
     "Layers",
+    "PathTable",
     "Pieces",
     "flatten",
     "layer_boxes",
@@ -68,6 +70,34 @@ class Pieces:
 
 
 @dataclass
+class PathTable:
+    """The scene's paths in pixel units, flattened over its canvases: what the passes look up.
+
+    ``segments[g * slots + s]`` holds the control points of slot ``s`` of path ``g``; the last
+    slot of each path is the straight line that closes it for filling.
+    """
+
+    segments: Tensor  # (G * slots, 4, 2), differentiable
+    slots: int
+    half: Tensor  # (G,) half stroke widths, differentiable
+    closed: Tensor  # (G,) bool
+    num_segments: Tensor  # (G,) long
+    linecap: Tensor  # (G,) long
+
+
+@dataclass
+class Group:
+    """Consecutive layers searched together, and where each one's pixels start in their buffer."""
+
+    first: int
+    x0: Tensor
+    y0: Tensor
+    w: Tensor
+    h: Tensor
+    offset: Tensor
+
+
+@dataclass
 class Layers:
     """Bounding boxes of fill and stroke layers on the pixel grid. Shapes: (L,)."""
 
@@ -75,6 +105,13 @@ class Layers:
     y0: Tensor
     w: Tensor
     h: Tensor
+
+    def group(self, first: int, end: int) -> Group:
+        """Layers ``first`` to ``end`` (exclusive) as one search group."""
+        w, h = self.w[first:end], self.h[first:end]
+        area = w * h
+        return Group(first, self.x0[first:end], self.y0[first:end], w, h,
+                     torch.cumsum(area, 0) - area)
 
 
 def flatten(

@@ -26,7 +26,8 @@ from clipdraw.render.pieces import (
     FILL_FLATNESS,
     NO_PIECE,
     STROKE,
-    Layers,
+    Group,
+    PathTable,
     Pieces,
     flatten,
     layer_boxes,
@@ -94,24 +95,12 @@ def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
         )
         layers = layer_boxes(pieces, layer_on.shape[0], width, height)
 
-    fragments = []
-    for first_layer, end_layer in layer_groups(layers):
-        fragments.append(
-            _shade_group(
-                first_layer,
-                end_layer,
-                layers,
-                pieces,
-                table,
-                half,
-                closed,
-                num_segments,
-                scene.linecap.reshape(-1),
-                layer_evenodd,
-                controls.shape[1],
-                compiled,
-            )
-        )
+    paths_table = PathTable(table, controls.shape[1], half, closed, num_segments,
+                            scene.linecap.reshape(-1))
+    fragments = [
+        _shade_group(layers.group(first, end), end, pieces, paths_table, layer_evenodd, compiled)
+        for first, end in layer_groups(layers)
+    ]
     layer = torch.cat([f[0] for f in fragments])
     x = torch.cat([f[1] for f in fragments])
     y = torch.cat([f[2] for f in fragments])
@@ -122,35 +111,28 @@ def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
 
 
 def _shade_group(
-    first: int,
+    group: Group,
     end: int,
-    layers: Layers,
     pieces: Pieces,
-    table: Tensor,
-    half: Tensor,
-    closed: Tensor,
-    num_segments: Tensor,
-    linecap: Tensor,
+    paths: PathTable,
     layer_evenodd: Tensor,
-    slots: int,
     compiled: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Fragments (layer, x, y, coverage) of layers ``first`` to ``end`` (exclusive)."""
+    """Fragments (layer, x, y, coverage) of the group's layers, up to layer ``end``."""
+    table, slots, half = paths.segments, paths.slots, paths.half
+    first, x0, y0, w, offset = group.first, group.x0, group.y0, group.w, group.offset
+    area = w * group.h
     device = table.device
     with torch.no_grad():
-        x0, y0 = layers.x0[first:end], layers.y0[first:end]
-        w, h = layers.w[first:end], layers.h[first:end]
-        area = w * h
-        offset = torch.cumsum(area, 0) - area
         total = int(area.sum())
         lo, hi = torch.searchsorted(
             pieces.layer, torch.tensor([first, end], device=device)
         ).tolist()
         chosen = torch.full((total + 1,), NO_PIECE, dtype=torch.long, device=device)
-        search(chosen, pieces, lo, hi, first, x0, y0, w, h, offset, compiled)
+        search(chosen, pieces, lo, hi, group, compiled)
         chosen = chosen[:-1]
         active = chosen != NO_PIECE
-        winding = winding_numbers(pieces, lo, hi, first, x0, y0, w, h, offset)
+        winding = winding_numbers(pieces, lo, hi, group)
         if winding is not None:
             inside = filled(winding, layer_evenodd, offset + area, first)
             active |= inside
@@ -190,11 +172,10 @@ def _shade_group(
     distance = torch.sqrt(offset_vector.square().sum(-1) + 1e-12)
     normal = edge_normal(offset_vector, distance, coefficients, t)
     stroke = band_coverage(distance, half[path], normal)
-    stroke = supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path,
-                                 segment % slots, half, closed, num_segments, linecap, table,
-                                 slots)
-    stroke = cap_ends(stroke, centre, path, segment % slots, half, closed, num_segments, linecap,
-                  table, slots)
+    slot = segment % slots
+    stroke = supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path, slot,
+                                paths)
+    stroke = cap_ends(stroke, centre, path, slot, paths)
     fill = edge_coverage(torch.where(inside, distance, -distance), normal)
     with torch.no_grad():
         # The nearest edge bounds the fill only if the winding number across it is filled
@@ -207,7 +188,7 @@ def _shade_group(
         interior = (across_inside == inside) & inside & (distance > 2 * FILL_FLATNESS)
     fill = torch.where(interior, 1.0, fill)
     fill = supersample_corners(fill, centre, distance.detach(), t, ~is_stroke & ~interior, inside,
-                                path, segment % slots, closed, num_segments, table, slots)
+                               path, slot, paths)
     values = torch.where(is_stroke, stroke, fill)
     coverage = torch.ones(layer.shape[0], dtype=values.dtype, device=device)
     coverage = coverage.index_put((shaded,), values)

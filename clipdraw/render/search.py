@@ -12,7 +12,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from clipdraw.render.pieces import FILL, KEY_BIAS, KEY_SCALE, NO_PIECE, Pieces
+from clipdraw.render.pieces import FILL, KEY_BIAS, KEY_SCALE, NO_PIECE, Group, Pieces
 
 __all__ = ['filled', 'search', 'winding_numbers']
 
@@ -24,12 +24,7 @@ def search(
     pieces: Pieces,
     lo: int,
     hi: int,
-    first: int,
-    x0: Tensor,
-    y0: Tensor,
-    w: Tensor,
-    h: Tensor,
-    offset: Tensor,
+    group: Group,
     compiled: bool,
 ) -> None:
     """Scatter into ``chosen`` the packed (distance, piece) key of each pixel's nearest piece.
@@ -37,6 +32,7 @@ def search(
     Pieces are batched by the size of their pixel windows, so that each batch is a dense
     (pieces, rows, columns) block computed by broadcasting rather than by gathers.
     """
+    first, x0, y0, w, h, offset = group.first, group.x0, group.y0, group.w, group.h, group.offset
     device = chosen.device
     start, end = pieces.start[lo:hi], pieces.end[lo:hi]
     reach = pieces.reach[lo:hi]
@@ -138,22 +134,18 @@ def winding_numbers(
     pieces: Pieces,
     lo: int,
     hi: int,
-    first: int,
-    x0: Tensor,
-    y0: Tensor,
-    w: Tensor,
-    h: Tensor,
-    offset: Tensor,
+    group: Group,
 ) -> Tensor | None:
     """Winding number of every entry of the group's buffer (0 outside fill layers); ``None``
     when the group has no fill."""
+    first, w, h, offset = group.first, group.w, group.h, group.offset
     device = w.device
     area = w * h
     layer = torch.arange(w.numel(), device=device)
     fills = layer[((layer + first) % 2 == FILL) & (area > 0)]
     if fills.numel() == 0 or not bool((pieces.kind[lo:hi] == FILL).any()):
         return None
-    crossings = _winding(pieces, lo, hi, first, x0, y0, w, h)
+    crossings = _winding(pieces, lo, hi, group)
     row_offset = torch.cumsum(h * (w + 1), 0) - h * (w + 1)
     owner = torch.repeat_interleave(fills, area[fills])
     within = torch.arange(owner.numel(), device=device) - torch.repeat_interleave(
@@ -171,13 +163,12 @@ def filled(winding: Tensor, layer_evenodd: Tensor, layer_end: Tensor, first: int
     return torch.where(layer_evenodd[layer], winding % 2 != 0, winding != 0) & (layer % 2 == FILL)
 
 
-def _winding(
-    pieces: Pieces, lo: int, hi: int, first: int, x0: Tensor, y0: Tensor, w: Tensor, h: Tensor
-) -> Tensor:
+def _winding(pieces: Pieces, lo: int, hi: int, group: Group) -> Tensor:
     """Winding numbers of every pixel centre of the group's fill layers, by scanline crossings.
 
     Returns a flat buffer holding, per layer, ``h`` rows of ``w + 1`` counts (the last unused).
     """
+    first, x0, y0, w, h = group.first, group.x0, group.y0, group.w, group.h
     device = pieces.start.device
     fill = torch.nonzero(pieces.kind[lo:hi] == FILL).squeeze(1) + lo
     a, b = pieces.start[fill], pieces.end[fill]

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from clipdraw.render.bezier import polynomial, power_basis, project
 from clipdraw.render.coverage import band_coverage, edge_coverage
+from clipdraw.render.pieces import PathTable
 from clipdraw.scene import LineCap
 
 __all__ = ['SUBSAMPLES', 'cap_ends', 'edge_normal', 'supersample_corners', 'supersample_joints']
@@ -80,12 +81,7 @@ def supersample_joints(
     is_stroke: Tensor,
     path: Tensor,
     slot: Tensor,
-    half: Tensor,
-    closed: Tensor,
-    num_segments: Tensor,
-    linecap: Tensor,
-    table: Tensor,
-    slots: int,
+    paths: PathTable,
 ) -> Tensor:
     """Supersample the stroke pixels that one straight edge describes badly.
 
@@ -95,6 +91,8 @@ def supersample_joints(
     sub-pixels takes its distance to the exact curves of the segment and its neighbour across
     the joint.
     """
+    half, closed, linecap = paths.half, paths.closed, paths.linecap
+    num_segments, table, slots = paths.num_segments, paths.segments, paths.slots
     doubtful = torch.nonzero(is_stroke & ((distance - half[path].detach()).abs() < 1.25))
     doubtful = doubtful.squeeze(1)
     if doubtful.numel() == 0:
@@ -154,10 +152,7 @@ def supersample_corners(
     inside: Tensor,
     path: Tensor,
     slot: Tensor,
-    closed: Tensor,
-    num_segments: Tensor,
-    table: Tensor,
-    slots: int,
+    paths: PathTable,
 ) -> Tensor:
     """Supersample the fill pixels at a corner, where one straight edge describes them badly.
 
@@ -165,6 +160,8 @@ def supersample_corners(
     the other side (across either edge); each of ``SUBSAMPLES**2`` sub-pixels takes the side
     from the tangent rays at the corner and its distance from the exact curves.
     """
+    closed, num_segments = paths.closed, paths.num_segments
+    table, slots = paths.segments, paths.slots
     doubtful = torch.nonzero(is_fill & (distance < 1.25)).squeeze(1)
     if doubtful.numel() == 0:
         return coverage
@@ -219,14 +216,11 @@ def cap_ends(
     centre: Tensor,
     path: Tensor,
     slot: Tensor,
-    half: Tensor,
-    closed: Tensor,
-    num_segments: Tensor,
-    linecap: Tensor,
-    table: Tensor,
-    slots: int,
+    paths: PathTable,
 ) -> Tensor:
     """Cut (butt) or extend (square) the round stroke ends of open paths."""
+    half, closed, linecap = paths.half, paths.closed, paths.linecap
+    num_segments, table, slots = paths.num_segments, paths.segments, paths.slots
     capped = ~closed[path] & (linecap[path] != LineCap.ROUND)
     if not bool(capped.any()):
         return coverage
