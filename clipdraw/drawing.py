@@ -186,7 +186,7 @@ def draw_batch(
     *,
     device: str | torch.device = "auto",
     dtype: torch.dtype = torch.float32,
-    models: Sequence[ClipModel] | None = None,
+    clip_models: Sequence[ClipModel] | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool = False,
 ) -> list[Drawing]:
@@ -194,7 +194,7 @@ def draw_batch(
 
     Drawings must share canvas size, iterations, views and models; each keeps its own seed,
     learning rates, clamps and objectives, and comes out as it would alone (up to float
-    rounding). ``models`` reuses loaded models (else they are loaded from the settings).
+    rounding). ``clip_models`` reuses loaded models (else the settings' ``models`` are loaded).
 
     Raises:
         ValueError: bad settings (before any model is loaded).
@@ -207,6 +207,7 @@ def draw_batch(
     resolved = [s.validate().resolved() for s in settings]
     objectives = [build_objectives(s) for s in resolved]
     device = resolve_device(device)
+    models = clip_models
     if models is None:
         models = load_models(resolved[0], device)
     generators = [torch.Generator().manual_seed(int(s.seed)) for s in resolved]
@@ -258,7 +259,7 @@ def draw(
     settings: DrawSettings | None = None,
     device: str | torch.device = "auto",
     dtype: torch.dtype = torch.float32,
-    models: Sequence[ClipModel] | None = None,
+    clip_models: Sequence[ClipModel] | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool = False,
     **options: Any,
@@ -269,7 +270,7 @@ def draw(
         prompt: the text prompt(s); may be omitted with ``image_prompt`` or ``target``.
         settings: base settings (default: CLIPDraw's recipe).
         device, dtype: where and in what precision the drawing is optimised.
-        models: already loaded CLIP models to reuse.
+        clip_models: already loaded CLIP models to reuse (see :func:`load_models`).
         callbacks: called with a :class:`~clipdraw.optimise.StepInfo` after every step.
         progress: show a progress bar on stderr.
         **options: any :class:`~clipdraw.settings.DrawSettings` field (``iterations=100``,
@@ -285,8 +286,8 @@ def draw(
     if "model" in options:
         model = options.pop("model")
         options["models"] = (model,) if isinstance(model, str) else tuple(model)
-    return draw_batch([base.replace(**options)], device=device, dtype=dtype, models=models,
-                      callbacks=callbacks, progress=progress)[0]
+    return draw_batch([base.replace(**options)], device=device, dtype=dtype,
+                      clip_models=clip_models, callbacks=callbacks, progress=progress)[0]
 
 
 # -- callbacks ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def tiny_clip_config(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_clip(tiny_clip_config):
-    """The tiny model, loaded once per session (reuse it with ``models=[tiny_clip]``)."""
+    """The tiny model, loaded once per session (reuse it with ``clip_models=[tiny_clip]``)."""
     from clipdraw.models import load_clip
 
     return load_clip(str(tiny_clip_config), None, device="cpu")

@@ -15,12 +15,13 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 def _draw(tiny_clip, **options) -> Drawing:
-    return draw_batch([tiny_settings("tiny", **options)], device="cpu", models=[tiny_clip])[0]
+    settings = tiny_settings("tiny", **options)
+    return draw_batch([settings], device="cpu", clip_models=[tiny_clip])[0]
 
 
 def test_draw_returns_a_drawing_that_renders_and_saves(tmp_path, tiny_clip):
     drawing = draw("a red circle", model="tiny", pretrained=None, width=32, height=24, paths=6,
-                   iterations=2, num_augs=2, device="cpu", models=[tiny_clip])
+                   iterations=2, num_augs=2, device="cpu", clip_models=[tiny_clip])
     assert drawing.scene.batch_size == 1 and drawing.scene.num_paths == 6
     assert drawing.render().shape == (4, 24, 32)
     assert drawing.render(scale=2).shape == (4, 48, 64)
@@ -49,8 +50,8 @@ def test_a_drawing_is_the_same_batched_or_alone(tiny_clip):
     a = tiny_settings("tiny", seed=1)
     b = tiny_settings("tiny", seed=2, paths=5, prompts=("a tree",), negatives=("ugly",),
                       point_lr=0.5)
-    alone = [draw_batch([s], device="cpu", models=[tiny_clip])[0] for s in (a, b)]
-    together = draw_batch([a, b], device="cpu", models=[tiny_clip])
+    alone = [draw_batch([s], device="cpu", clip_models=[tiny_clip])[0] for s in (a, b)]
+    together = draw_batch([a, b], device="cpu", clip_models=[tiny_clip])
     for one, other in zip(alone, together):
         assert one.scene.num_paths == other.scene.num_paths
         assert torch.allclose(one.scene.points, other.scene.points, atol=1e-4)
@@ -62,7 +63,7 @@ def test_settings_read_back_from_the_svg_reproduce_it(tmp_path, tiny_clip):
     first = _draw(tiny_clip, seed=9, negatives=("a blur",))
     first.save_svg(tmp_path / "first.svg")
     settings = DrawSettings.from_dict(read_svg_metadata(tmp_path / "first.svg")["settings"])
-    again = draw_batch([settings], device="cpu", models=[tiny_clip])[0]
+    again = draw_batch([settings], device="cpu", clip_models=[tiny_clip])[0]
     again.save_svg(tmp_path / "again.svg")
     strip = lambda text: text.split("<metadata")[0] + text.split("</metadata>")[1]  # noqa: E731
     assert strip((tmp_path / "first.svg").read_text()) == strip(
@@ -75,7 +76,7 @@ def test_ctrl_c_raises_with_the_latest_drawing(tiny_clip, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(DrawInterrupted) as caught:
-        draw_batch([tiny_settings("tiny", iterations=10)], device="cpu", models=[tiny_clip],
+        draw_batch([tiny_settings("tiny", iterations=10)], device="cpu", clip_models=[tiny_clip],
                    callbacks=[stop])
     assert isinstance(caught.value, KeyboardInterrupt)
     drawing = caught.value.drawings[0]
@@ -89,7 +90,7 @@ def test_an_error_mid_run_keeps_the_latest_drawing(tiny_clip):
         raise RuntimeError("disk on fire")
 
     with pytest.raises(DrawFailed, match="disk on fire") as caught:
-        draw_batch([tiny_settings("tiny")], device="cpu", models=[tiny_clip], callbacks=[fail])
+        draw_batch([tiny_settings("tiny")], device="cpu", clip_models=[tiny_clip], callbacks=[fail])
     assert caught.value.drawings[0].metrics["steps"] == 1
     assert isinstance(caught.value.__cause__, RuntimeError)
 
@@ -116,7 +117,7 @@ def test_an_image_prompt_and_blobs_draw(tmp_path, tiny_clip):
 
 def test_an_ensemble_of_two_models_draws(tiny_clip):
     drawing = draw_batch([tiny_settings("tiny", models=("a", "b"))], device="cpu",
-                         models=[tiny_clip, tiny_clip])[0]
+                         clip_models=[tiny_clip, tiny_clip])[0]
     assert drawing.metrics["steps"] == 3
 
 
@@ -142,6 +143,14 @@ def test_bad_settings_fail_before_any_model_is_loaded():
 
 def test_a_drawing_can_be_optimised_in_float64(tiny_clip):
     drawing = draw_batch([tiny_settings("tiny", iterations=2)], device="cpu",
-                         dtype=torch.float64, models=[tiny_clip])[0]
+                         dtype=torch.float64, clip_models=[tiny_clip])[0]
     assert drawing.scene.points.dtype == torch.float64
     assert drawing.render().dtype == torch.float64
+
+
+def test_draw_takes_model_specs_as_a_setting_beside_loaded_models(tiny_clip_config):
+    # `models` is the DrawSettings field (specs to load), `clip_models` the loaded ones.
+    drawing = draw("a red circle", models=(str(tiny_clip_config),), pretrained=None, width=32,
+                   height=32, paths=4, iterations=2, num_augs=2, device="cpu")
+    assert drawing.settings.models == (str(tiny_clip_config),)
+    assert drawing.metrics["steps"] == 2

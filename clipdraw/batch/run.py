@@ -162,7 +162,7 @@ def pipeline_draw_fn(device: str | None = None) -> DrawFn:
         if key not in cache:
             cache.clear()
             cache[key] = load_models(first, target)
-        return draw_batch(list(settings), device=target, models=cache[key])
+        return draw_batch(list(settings), device=target, clip_models=cache[key])
 
     return draw
 

@@ -388,8 +388,8 @@ def run(settings: DrawSettings, output: Path, o: dict[str, Any]) -> None:
         return drawing.save(output, png=o["png_path"] or True, png_scale=o["png_scale"])
 
     try:
-        drawing = draw_batch([settings], device=o["device"], models=models, callbacks=callbacks,
-                             progress=not quiet)[0]
+        drawing = draw_batch([settings], device=o["device"], clip_models=models,
+                             callbacks=callbacks, progress=not quiet)[0]
     except DrawInterrupted as stop:
         written = save(stop.drawings[0])
         steps = stop.drawings[0].metrics.get("steps", 0)
