@@ -6,6 +6,7 @@ records what it is given; the real library is compared with the reference in tes
 
 import sys
 import types
+import warnings
 
 import pytest
 import torch
@@ -92,3 +93,26 @@ def test_diffvg_backend_converts_widths_points_groups_and_fill_rules(monkeypatch
     torch.testing.assert_close(shapes[0].points[1], torch.tensor([8.0, 2.0]))
     assert [g.shape_ids.tolist() for g in groups] == [[0], [1, 2]]
     assert [g.even_odd for g in groups] == [False, True]
+
+
+def test_compiled_render_gives_the_pixels_and_gradients_of_eager_render():
+    generator = torch.Generator().manual_seed(4)
+    count = 24
+    start = torch.rand(count, 1, 2, generator=generator) * 48
+    points = torch.cat([start, start + (torch.rand(count, 9, 2, generator=generator) - 0.5)
+                        .mul(12).cumsum(1)], 1)
+    scene = Scene.create(points, torch.randint(1, 4, (count,), generator=generator), 48, 40,
+                         stroke_width=1 + 12 * torch.rand(count, generator=generator),
+                         stroke_color=torch.rand(count, 4, generator=generator))
+    results = []
+    for compile in (False, True):
+        leaf = scene.points.clone().requires_grad_(True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            image = render(scene.replace(points=leaf), compile=compile)
+            image.square().sum().backward()
+        assert not [w for w in caught if "torch.compile failed" in str(w.message)]
+        results.append((image.detach(), leaf.grad))
+    (eager, eager_grad), (compiled, compiled_grad) = results
+    assert (compiled - eager).abs().max() <= 1e-5
+    torch.testing.assert_close(compiled_grad, eager_grad, rtol=1e-4, atol=1e-4)

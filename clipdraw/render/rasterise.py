@@ -16,6 +16,9 @@ or odd winding number. Rendering runs in two passes:
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -107,7 +110,18 @@ def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
     coverage = torch.cat([f[3] for f in fragments])
     paint = layer_paint.index_select(0, layer)
     pixel = (layer_canvas[layer] * height + y) * width + x
-    return composite(pixel, paint[:, 3] * coverage, paint[:, :3], background, height, width)
+    arguments = (pixel, paint[:, 3] * coverage, paint[:, :3], background, height, width)
+    if compiled:
+        try:
+            return _compiled_composite()(*arguments)
+        except Exception as error:  # no C++ compiler, unsupported platform: stay correct
+            warnings.warn(f"torch.compile failed ({error}); compositing without it", stacklevel=3)
+    return composite(*arguments)
+
+
+@functools.cache
+def _compiled_composite():
+    return torch.compile(composite, dynamic=True)
 
 
 def _shade_group(
