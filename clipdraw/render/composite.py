@@ -43,22 +43,25 @@ def composite(
     alpha, color = alpha.index_select(0, order), color.index_select(0, order)
 
     # Transmittance through the fragments painted later in the same pixel, from sums of
-    # log(1 - alpha); float64 keeps the differences of the running sums exact enough.
-    clear = torch.log1p(-alpha.double() * _OPAQUE_LIMIT)
-    total = torch.zeros(count, dtype=torch.float64, device=pixel.device).index_add(0, pixel, clear)
+    # log(1 - alpha); float64 keeps the differences of the running sums exact enough. Devices
+    # without float64 (Apple MPS) run this scan on the CPU.
+    scan = pixel.device if pixel.device.type != "mps" else torch.device("cpu")
+    pixels = pixel.to(scan)
+    clear = torch.log1p(-alpha.to(scan, torch.float64) * _OPAQUE_LIMIT)
+    total = torch.zeros(count, dtype=torch.float64, device=scan).index_add(0, pixels, clear)
     running = torch.cumsum(clear, 0)
-    position = torch.arange(pixel.shape[0], device=pixel.device)
-    starts = torch.ones_like(pixel, dtype=torch.bool)
-    starts[1:] = pixel[1:] != pixel[:-1]
+    position = torch.arange(pixels.shape[0], device=scan)
+    starts = torch.ones_like(pixels, dtype=torch.bool)
+    starts[1:] = pixels[1:] != pixels[:-1]
     first = torch.where(starts, position, 0).cummax(0).values
     before = (running - clear).index_select(0, first)
-    later = total.index_select(0, pixel) - (running - before)
-    contribution = alpha * torch.exp(later).to(dtype)
+    later = total.index_select(0, pixels) - (running - before)
+    contribution = alpha * torch.exp(later).to(alpha)
 
     paint = torch.zeros(count, 3, dtype=dtype, device=pixel.device)
     paint = paint.index_add(0, pixel, color * contribution[:, None])
     cover = torch.zeros(count, dtype=dtype, device=pixel.device).index_add(0, pixel, contribution)
-    through = torch.exp(total).to(dtype).view(batch, height * width)
+    through = torch.exp(total).to(alpha).view(batch, height * width)
 
     back_alpha = background[:, 3:4]
     out_alpha = cover.view(batch, -1) + back_alpha * through
