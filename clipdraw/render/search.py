@@ -70,7 +70,7 @@ def _window_extent(span: Tensor) -> Tensor:
     """Side of the square window each piece is scanned in: its larger span rounded up to one of
     eight steps per octave, so few window sizes waste little."""
     size = span.amax(-1).clamp(min=1)
-    step = torch.pow(2, (torch.log2(size.double()).floor().long() - 3).clamp(min=1))
+    step = torch.pow(2, (torch.log2(size.float()).floor().long() - 3).clamp(min=1))
     return (size + step - 1) // step * step
 
 
