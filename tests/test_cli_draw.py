@@ -177,3 +177,19 @@ def test_weights_that_cannot_be_downloaded_give_one_clear_error(tmp_path):
     assert "--clip-weights" in result.output and "Traceback" not in result.output
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
     assert not (tmp_path / "x.svg").exists()
+
+
+def test_init_draws_on_the_imported_canvas_unless_a_size_is_given(tmp_path, tiny_clip_config):
+    sketch = tmp_path / "sketch.svg"
+    sketch.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="60" height="30">'
+                      '<path d="M5 5 L55 25" stroke="black" stroke-width="3"/></svg>')
+    rest = ["--model", str(tiny_clip_config), "--init", str(sketch), "--paths", "2",
+            "--iterations", "1", "--num-augs", "2", "-q"]
+    assert _run(["a line", *rest, "-o", str(tmp_path / "own.svg")]).exit_code == 0
+    own = load_svg(tmp_path / "own.svg")
+    assert (own.width, own.height) == (60, 30)
+    assert own.num_paths == 3
+    assert _run(["a line", *rest, "--size", "30x30", "-o", str(tmp_path / "sized.svg")]
+                ).exit_code == 0
+    sized = load_svg(tmp_path / "sized.svg")
+    assert (sized.width, sized.height) == (30, 30)

@@ -189,7 +189,7 @@ device give the same SVG. Ctrl-C saves the latest drawing and exits with status 
 @click.option("--lr-color", default=DEFAULTS.color_lr,
               show_default=True, type=float, callback=_non_negative)
 @click.option("--init", "init_svg", type=click.Path(dir_okay=False, path_type=Path),
-              help="Start from the paths of this SVG.")
+              help="Start from the paths of this SVG (on its canvas size unless --size).")
 @click.option("--freeze-init", is_flag=True, help="Keep the paths of --init fixed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps.")
 @click.option("--save-every", type=int, callback=_positive,
@@ -344,9 +344,13 @@ def build_settings(o: dict[str, Any]) -> tuple[DrawSettings, Path]:
         from clipdraw.svg import load_svg
 
         try:
-            load_svg(settings.init_svg)
+            imported = load_svg(settings.init_svg)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--init") from None
+        size_given = click.get_current_context().get_parameter_source("size")
+        if size_given == click.core.ParameterSource.DEFAULT and o["from_file"] is None:
+            # Without --size, draw on the imported drawing's own canvas rather than stretch it.
+            settings = settings.replace(width=imported.width, height=imported.height)
     if settings.uses_clip:
         for spec in settings.models:
             try:
