@@ -108,6 +108,11 @@ def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
     x = torch.cat([f[1] for f in fragments])
     y = torch.cat([f[2] for f in fragments])
     coverage = torch.cat([f[3] for f in fragments])
+    # Fragments in a shape's outer search margin often cover nothing: exactly zero coverage, and
+    # zero gradient too, so compositing can skip them.
+    seen = torch.nonzero(coverage.detach() > 0).squeeze(1)
+    layer, x, y = layer[seen], x[seen], y[seen]
+    coverage = coverage.index_select(0, seen)
     paint = layer_paint.index_select(0, layer)
     pixel = (layer_canvas[layer] * height + y) * width + x
     arguments = (pixel, paint[:, 3] * coverage, paint[:, :3], background, height, width)
