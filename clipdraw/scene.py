@@ -200,11 +200,14 @@ class Scene:
         return self.replace(**{name: fn(getattr(self, name)) for name in _TENSOR_FIELDS})
 
     def to(self, *args, **kwargs) -> Scene:
-        """Move to a device; only floating-point fields change dtype."""
+        """Like :meth:`torch.Tensor.to`: move to a device; only floating-point fields change
+        dtype, integer and boolean fields keep theirs."""
+        device = self.points.to(*args, **kwargs).device
+
         def move(tensor: Tensor) -> Tensor:
             if tensor.is_floating_point():
                 return tensor.to(*args, **kwargs)
-            return tensor.to(device=torch.empty(0).to(*args, **kwargs).device)
+            return tensor.to(device=device)
 
         return self.map_tensors(move)
 
