@@ -190,25 +190,30 @@ def _shade_group(
     offset_vector = centre - polynomial(coefficients, t)
     distance = torch.sqrt(offset_vector.square().sum(-1) + 1e-12)
     normal = edge_normal(offset_vector, distance, coefficients, t)
-    stroke = band_coverage(distance, half[path], normal)
     slot = segment % slots
-    stroke = supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path, slot,
-                                paths)
-    stroke = cap_ends(stroke, centre, path, slot, paths)
-    fill = edge_coverage(torch.where(inside, distance, -distance), normal)
-    with torch.no_grad():
-        # The nearest edge bounds the fill only if the winding number across it is filled
-        # differently; inside a nonzero fill an edge may separate winding 1 from 2.
-        tangent = polynomial(coefficients.detach(), t, 1)
-        side = tangent[:, 0] * offset_vector[:, 1] - tangent[:, 1] * offset_vector[:, 0]
-        across = winding - torch.where(side > 0, 1, -1)
-        evenodd = layer_evenodd[layer[shaded]]
-        across_inside = torch.where(evenodd, across % 2 != 0, across != 0)
-        interior = (across_inside == inside) & inside & (distance > 2 * FILL_FLATNESS)
-    fill = torch.where(interior, 1.0, fill)
-    fill = supersample_corners(fill, centre, distance.detach(), t, ~is_stroke & ~interior, inside,
-                               path, slot, paths)
-    values = torch.where(is_stroke, stroke, fill)
+    # Each fragment is a stroke's or a fill's: shade only the kinds present.
+    values = torch.zeros_like(distance)
+    if bool(is_stroke.any()):
+        stroke = band_coverage(distance, half[path], normal)
+        stroke = supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path, slot,
+                                    paths)
+        stroke = cap_ends(stroke, centre, path, slot, paths)
+        values = torch.where(is_stroke, stroke, values)
+    if not bool(is_stroke.all()):
+        fill = edge_coverage(torch.where(inside, distance, -distance), normal)
+        with torch.no_grad():
+            # The nearest edge bounds the fill only if the winding number across it is filled
+            # differently; inside a nonzero fill an edge may separate winding 1 from 2.
+            tangent = polynomial(coefficients.detach(), t, 1)
+            side = tangent[:, 0] * offset_vector[:, 1] - tangent[:, 1] * offset_vector[:, 0]
+            across = winding - torch.where(side > 0, 1, -1)
+            evenodd = layer_evenodd[layer[shaded]]
+            across_inside = torch.where(evenodd, across % 2 != 0, across != 0)
+            interior = (across_inside == inside) & inside & (distance > 2 * FILL_FLATNESS)
+        fill = torch.where(interior, 1.0, fill)
+        fill = supersample_corners(fill, centre, distance.detach(), t, ~is_stroke & ~interior,
+                                   inside, path, slot, paths)
+        values = torch.where(is_stroke, values, fill)
     coverage = torch.ones(layer.shape[0], dtype=values.dtype, device=device)
     coverage = coverage.index_put((shaded,), values)
     return layer, x, y, coverage
