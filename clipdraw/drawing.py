@@ -8,7 +8,6 @@ Example (with a real model this takes minutes on a CPU):
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -145,15 +144,6 @@ def load_models(settings: DrawSettings, device: str | torch.device = "auto") -> 
             for spec in settings.models]
 
 
-def _take_paths(scene: Scene, count: int) -> Scene:
-    """The first ``count`` paths of every canvas (drops batch padding)."""
-    if count == scene.num_paths:
-        return scene
-    fields = {f.name: getattr(scene, f.name) for f in dataclasses.fields(scene)
-              if isinstance(getattr(scene, f.name), Tensor) and f.name != "background"}
-    return scene.replace(**{name: value[:, :count] for name, value in fields.items()})
-
-
 def initial_scene(
     settings: DrawSettings, generator: torch.Generator, device: torch.device, dtype: torch.dtype
 ) -> tuple[Scene, Tensor]:
@@ -236,7 +226,7 @@ def draw_batch(
                                        "steps": optimisation.step_count, **metrics[b]}
             if error is not None:
                 figures["interrupted"] = type(error).__name__
-            out.append(Drawing(_take_paths(current[b], counts[b]), s, figures,
+            out.append(Drawing(current[b].take_paths(counts[b]), s, figures,
                                seconds=time.perf_counter() - start))
         return out
 

@@ -214,6 +214,13 @@ class Scene:
     def detach(self) -> Scene:
         return self.map_tensors(lambda tensor: tensor.detach())
 
+    def take_paths(self, count: int) -> Scene:
+        """The first ``count`` paths of every canvas (drops padding added by :meth:`concat`)."""
+        if count == self.num_paths:
+            return self
+        return self.map_tensors(lambda tensor: tensor if tensor is self.background
+                                else tensor[:, :count])
+
     def __getitem__(self, index: int | slice) -> Scene:
         """Select canvases along the batch dimension, keeping it."""
         if isinstance(index, int):

@@ -82,3 +82,14 @@ def test_to_changes_floating_fields_only():
     assert double.points.dtype == torch.float64 and double.stroke_color.dtype == torch.float64
     assert double.num_segments.dtype == torch.long and double.stroked.dtype == torch.bool
     assert double.points.device == scene.points.device
+
+
+def test_take_paths_undoes_the_padding_of_concat():
+    small = Scene.create(_points(1, 1), torch.tensor([1]), 16, 8,
+                         stroke_color=torch.tensor([1.0, 0, 0, 1]))
+    large = Scene.create(_points(3, 2), torch.tensor([2, 1, 2]), 16, 8,
+                         stroke_color=torch.tensor([0.0, 0, 1, 1]))
+    first = Scene.concat([small, large])[0].take_paths(1)
+    assert first.num_paths == 1 and first.background.shape == (1, 4)
+    torch.testing.assert_close(first.points[..., :4, :], small.points)
+    torch.testing.assert_close(render(first), render(small))
