@@ -11,7 +11,7 @@ import warnings
 import pytest
 import torch
 
-from clipdraw import FillRule, Scene, render
+from clipdraw import FillRule, LineCap, Scene, render
 from clipdraw.render import available_backends
 from clipdraw.render.diffvg_backend import _over
 
@@ -95,15 +95,27 @@ def test_diffvg_backend_converts_widths_points_groups_and_fill_rules(monkeypatch
     assert [g.even_odd for g in groups] == [False, True]
 
 
-def test_compiled_render_gives_the_pixels_and_gradients_of_eager_render():
+def _random_strokes() -> Scene:
     generator = torch.Generator().manual_seed(4)
     count = 24
     start = torch.rand(count, 1, 2, generator=generator) * 48
     points = torch.cat([start, start + (torch.rand(count, 9, 2, generator=generator) - 0.5)
                         .mul(12).cumsum(1)], 1)
-    scene = Scene.create(points, torch.randint(1, 4, (count,), generator=generator), 48, 40,
-                         stroke_width=1 + 12 * torch.rand(count, generator=generator),
-                         stroke_color=torch.rand(count, 4, generator=generator))
+    return Scene.create(points, torch.randint(1, 4, (count,), generator=generator), 48, 40,
+                        stroke_width=1 + 12 * torch.rand(count, generator=generator),
+                        stroke_color=torch.rand(count, 4, generator=generator))
+
+
+def _fills_and_caps() -> Scene:
+    scene = _scene()
+    return scene.replace(points=scene.points * 3,
+                         linecap=torch.tensor([[LineCap.BUTT, LineCap.ROUND, LineCap.SQUARE]]),
+                         width=36, height=30)
+
+
+@pytest.mark.parametrize("make_scene", [_random_strokes, _fills_and_caps])
+def test_compiled_render_gives_the_pixels_and_gradients_of_eager_render(make_scene) -> None:
+    scene = make_scene()
     results = []
     for compile in (False, True):
         leaf = scene.points.clone().requires_grad_(True)
@@ -115,4 +127,6 @@ def test_compiled_render_gives_the_pixels_and_gradients_of_eager_render():
         results.append((image.detach(), leaf.grad))
     (eager, eager_grad), (compiled, compiled_grad) = results
     assert (compiled - eager).abs().max() <= 1e-5
-    torch.testing.assert_close(compiled_grad, eager_grad, rtol=1e-4, atol=1e-4)
+    # Fused kernels sum gradients in another order: allow float32 rounding of the largest.
+    scale = max(1.0, eager_grad.abs().max().item())
+    torch.testing.assert_close(compiled_grad, eager_grad, rtol=1e-4, atol=1e-4 * scale)

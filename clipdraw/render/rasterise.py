@@ -16,15 +16,13 @@ or odd winding number. Rendering runs in two passes:
 
 from __future__ import annotations
 
-import functools
-import warnings
-
 import torch
 from torch import Tensor
 
 from clipdraw.render.bezier import path_segments, polynomial, power_basis, project
 from clipdraw.render.composite import composite
 from clipdraw.render.coverage import band_coverage, edge_coverage
+from clipdraw.render.fusion import fused
 from clipdraw.render.pieces import (
     FILL_FLATNESS,
     NO_PIECE,
@@ -115,18 +113,71 @@ def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
     coverage = coverage.index_select(0, seen)
     paint = layer_paint.index_select(0, layer)
     pixel = (layer_canvas[layer] * height + y) * width + x
-    arguments = (pixel, paint[:, 3] * coverage, paint[:, :3], background, height, width)
-    if compiled:
-        try:
-            return _compiled_composite()(*arguments)
-        except Exception as error:  # no C++ compiler, unsupported platform: stay correct
-            warnings.warn(f"torch.compile failed ({error}); compositing without it", stacklevel=3)
-    return composite(*arguments)
+    return fused(composite, compiled)(
+        pixel, paint[:, 3] * coverage, paint[:, :3], background, height, width
+    )
 
 
-@functools.cache
-def _compiled_composite():
-    return torch.compile(composite, dynamic=True)
+def _locate(
+    active: Tensor,
+    chosen: Tensor,
+    offset: Tensor,
+    area: Tensor,
+    x0: Tensor,
+    y0: Tensor,
+    w: Tensor,
+    deep_key: Tensor,
+    first: int,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Layer, pixel, nearest-piece key and whether to shade each active entry of a group's
+    buffer. Gathers and integer arithmetic only: what :func:`torch.compile` fuses into one loop.
+    """
+    layer = torch.searchsorted(offset + area, active, right=True)
+    local = active - offset[layer]
+    row = local // w[layer]
+    x = x0[layer] + local - row * w[layer]
+    y = y0[layer] + row
+    key = chosen[active]
+    piece = key & 0xFFFFFFFF
+    near = key != NO_PIECE
+    # A pixel this deep inside a round-ended stroke is covered whatever the exact distance:
+    # it needs no geometry and has none of its gradient.
+    deep = (key >> 32) < deep_key[piece.clamp(max=max(deep_key.numel() - 1, 0))]
+    return layer + first, x, y, key, near & ~deep
+
+
+def _first_guess(
+    shaded: Tensor,
+    key: Tensor,
+    x: Tensor,
+    y: Tensor,
+    piece_segment: Tensor,
+    piece_start: Tensor,
+    piece_end: Tensor,
+    piece_t0: Tensor,
+    piece_dt: Tensor,
+    dtype: torch.dtype,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Segment, pixel centre and a first guess of the closest curve parameter of each shaded
+    entry: the projection onto its nearest piece."""
+    piece = key[shaded] & 0xFFFFFFFF
+    centre = torch.stack([x[shaded], y[shaded]], -1).to(dtype) + 0.5
+    start, along = piece_start[piece], piece_end[piece] - piece_start[piece]
+    t = ((centre - start) * along).sum(-1) / along.square().sum(-1).clamp_min(1e-12)
+    return piece_segment[piece], centre, piece_t0[piece] + t.clamp(0, 1) * piece_dt[piece]
+
+
+def _nearest_points(
+    table: Tensor, segment: Tensor, centre: Tensor, guess: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Closest parameter on each fragment's segment, the offset and distance from it to the pixel
+    centre (differentiable in the control points) and the edge normal there."""
+    coefficients = power_basis(table[segment])
+    with torch.no_grad():
+        t = project(coefficients.detach(), centre, guess, iterations=2)
+    offset = centre - polynomial(coefficients, t)
+    distance = torch.sqrt(offset.square().sum(-1) + 1e-12)
+    return t, offset, distance, edge_normal(offset, distance, coefficients, t)
 
 
 def _shade_group(
@@ -156,19 +207,10 @@ def _shade_group(
             inside = filled(winding, layer_evenodd, offset + area, first)
             active |= inside
         active = torch.nonzero(active).squeeze(1)
-        layer = torch.searchsorted(offset + area, active, right=True)
-        local = active - offset[layer]
-        row = local // w[layer]
-        x = x0[layer] + local - row * w[layer]
-        y = y0[layer] + row
-        layer = layer + first
-        key = chosen[active]
-        piece = key & 0xFFFFFFFF
-        near = key != NO_PIECE
-        # A pixel this deep inside a round-ended stroke is covered whatever the exact distance:
-        # it needs no geometry and has none of its gradient.
-        deep = (key >> 32) < pieces.deep_key[piece.clamp(max=max(pieces.layer.numel() - 1, 0))]
-        shaded = torch.nonzero(near & ~deep).squeeze(1)
+        layer, x, y, key, shading = fused(_locate, compiled)(
+            active, chosen, offset, area, x0, y0, w, pieces.deep_key, first
+        )
+        shaded = torch.nonzero(shading).squeeze(1)
         is_stroke = (layer[shaded] % 2) == STROKE
         if winding is not None:
             inside = inside[active[shaded]]
@@ -176,27 +218,21 @@ def _shade_group(
         else:
             inside = torch.zeros_like(is_stroke)
             winding = torch.zeros_like(shaded)
-        piece = piece[shaded]
-        segment = pieces.segment[piece]
+        segment, centre, guess = fused(_first_guess, compiled)(
+            shaded, key, x, y, pieces.segment, pieces.start, pieces.end, pieces.t0, pieces.dt,
+            table.dtype,
+        )
         path = segment // slots
-        centre = torch.stack([x[shaded], y[shaded]], -1).to(table.dtype) + 0.5
-        start_point, along = pieces.start[piece], pieces.end[piece] - pieces.start[piece]
-        t = ((centre - start_point) * along).sum(-1) / along.square().sum(-1).clamp_min(1e-12)
-        guess = pieces.t0[piece] + t.clamp(0, 1) * pieces.dt[piece]
 
-    coefficients = power_basis(table[segment])
-    with torch.no_grad():
-        t = project(coefficients.detach(), centre, guess, iterations=2)
-    offset_vector = centre - polynomial(coefficients, t)
-    distance = torch.sqrt(offset_vector.square().sum(-1) + 1e-12)
-    normal = edge_normal(offset_vector, distance, coefficients, t)
+    t, offset_vector, distance, normal = fused(_nearest_points, compiled)(table, segment, centre,
+                                                                          guess)
     slot = segment % slots
     # Each fragment is a stroke's or a fill's: shade only the kinds present.
     values = torch.zeros_like(distance)
     if bool(is_stroke.any()):
-        stroke = band_coverage(distance, half[path], normal)
+        stroke = fused(band_coverage, compiled)(distance, half[path], normal)
         stroke = supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path, slot,
-                                    paths)
+                                    paths, compiled)
         stroke = cap_ends(stroke, centre, path, slot, paths)
         values = torch.where(is_stroke, stroke, values)
     if not bool(is_stroke.all()):
@@ -204,7 +240,7 @@ def _shade_group(
         with torch.no_grad():
             # The nearest edge bounds the fill only if the winding number across it is filled
             # differently; inside a nonzero fill an edge may separate winding 1 from 2.
-            tangent = polynomial(coefficients.detach(), t, 1)
+            tangent = polynomial(power_basis(table[segment].detach()), t, 1)
             side = tangent[:, 0] * offset_vector[:, 1] - tangent[:, 1] * offset_vector[:, 0]
             across = winding - torch.where(side > 0, 1, -1)
             evenodd = layer_evenodd[layer[shaded]]

@@ -6,12 +6,10 @@ square windows around the pieces, batched by window size; fills count scanline c
 
 from __future__ import annotations
 
-import functools
-import warnings
-
 import torch
 from torch import Tensor
 
+from clipdraw.render.fusion import fused
 from clipdraw.render.pieces import FILL, KEY_BIAS, KEY_SCALE, NO_PIECE, Group, Pieces
 
 __all__ = ['filled', 'search', 'winding_numbers']
@@ -62,7 +60,7 @@ def search(
             block = (corner[members], along[members], inverse[members], inset[members],
                      limit[members], span[members], base[members], stride[members],
                      members + lo)
-            index, key = _scan_windows(block, size, chosen.numel() - 1, compiled)
+            index, key = fused(_window_keys, compiled)(*block, size, chosen.numel() - 1)
             chosen.scatter_reduce_(0, index, key, "amin")
 
 
@@ -111,23 +109,6 @@ def _window_keys(
     index = base[:, None, None] + row * stride[:, None, None] + column
     index = torch.where(inside, index, spare)
     return index.reshape(-1), key.reshape(-1)
-
-
-@functools.cache
-def _compiled_window_keys():
-    return torch.compile(_window_keys, dynamic=True)
-
-
-def _scan_windows(
-    arguments: tuple, size: int, spare: int, compiled: bool
-) -> tuple[Tensor, Tensor]:
-    """:func:`_window_keys`, compiled when asked and possible; eager otherwise."""
-    if compiled:
-        try:
-            return _compiled_window_keys()(*arguments, size, spare)
-        except Exception as error:  # no C++ compiler, unsupported platform: stay correct
-            warnings.warn(f"torch.compile failed ({error}); rendering without it", stacklevel=4)
-    return _window_keys(*arguments, size, spare)
 
 
 def winding_numbers(

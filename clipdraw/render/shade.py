@@ -14,6 +14,7 @@ from torch import Tensor
 
 from clipdraw.render.bezier import polynomial, power_basis, project
 from clipdraw.render.coverage import band_coverage, edge_coverage
+from clipdraw.render.fusion import fused
 from clipdraw.render.pieces import PathTable
 from clipdraw.scene import LineCap
 
@@ -82,6 +83,7 @@ def supersample_joints(
     path: Tensor,
     slot: Tensor,
     paths: PathTable,
+    compiled: bool = False,
 ) -> Tensor:
     """Supersample the stroke pixels that one straight edge describes badly.
 
@@ -91,56 +93,86 @@ def supersample_joints(
     sub-pixels takes its distance to the exact curves of the segment and its neighbour across
     the joint.
     """
-    half, closed, linecap = paths.half, paths.closed, paths.linecap
-    num_segments, table, slots = paths.num_segments, paths.segments, paths.slots
-    doubtful = torch.nonzero(is_stroke & ((distance - half[path].detach()).abs() < 1.25))
-    doubtful = doubtful.squeeze(1)
-    if doubtful.numel() == 0:
+    table, slots = paths.segments.detach(), paths.slots
+    half = paths.half.detach()
+    # Enum comparisons stay outside compiled code: torch.compile folds a tensor == IntEnum
+    # comparison to a constant False.
+    round_cap = paths.linecap == LineCap.ROUND
+    near_corner, small_end, joined, neighbour = fused(_joint_candidates, compiled)(
+        centre, distance, t, is_stroke, path, slot, half, paths.num_segments, paths.closed,
+        round_cap, table, slots,
+    )
+    other_t = torch.where(t > 0.5, 0.0, 1.0).to(t.dtype)
+    corner = torch.nonzero(near_corner).squeeze(1)
+    if corner.numel():
+        found, inner = fused(_inner_corner, compiled)(
+            table[path[corner] * slots + neighbour[corner]], centre[corner], other_t[corner],
+            half[path[corner]],
+        )
+        other_t = other_t.index_put((corner,), found)
+        small_end = small_end.index_put((corner,), inner, accumulate=True)
+    chosen = torch.nonzero(small_end).squeeze(1)
+    if chosen.numel() == 0:
         return coverage
-    centre, distance, t = centre[doubtful], distance[doubtful], t[doubtful]
-    path, slot = path[doubtful], slot[doubtful]
-    radius = half[path].detach()
+
+    owner = path[chosen]
+    # An open path's end has no neighbour: measure its own curve twice instead.
+    own = paths.segments[owner * slots + slot[chosen]]
+    joint = joined[chosen]
+    other = torch.where(joint[:, None, None],
+                        paths.segments[owner * slots + neighbour[chosen]], own)
+    _, nearest = _subpixel_distances(centre[chosen], own, t[chosen], other,
+                                     torch.where(joint, other_t[chosen], t[chosen]))
+    width = paths.half[owner][:, None]
+    inner = (0.5 + SUBSAMPLES * (width - nearest)).clamp(0, 1)
+    outer = (0.5 + SUBSAMPLES * (-width - nearest)).clamp(0, 1)
+    return coverage.index_put((chosen,), (inner - outer).mean(-1))
+
+
+def _joint_candidates(
+    centre: Tensor,
+    distance: Tensor,
+    t: Tensor,
+    is_stroke: Tensor,
+    path: Tensor,
+    slot: Tensor,
+    half: Tensor,
+    num_segments: Tensor,
+    closed: Tensor,
+    round_cap: Tensor,
+    table: Tensor,
+    slots: int,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Which stroke fragments may lie at the inner corner of a join (to be checked against the
+    neighbouring segment), which at a small round end, whether their segment has a neighbour
+    across its nearer joint, and which slot that neighbour is."""
+    radius = half[path]
     count = num_segments[path]
     after = t > 0.5
     wraps = closed[path]
     neighbour = slot + torch.where(after, 1, -1)
     neighbour = torch.where(wraps, torch.remainder(neighbour, count.clamp(min=1)), neighbour)
     joined = wraps | ((neighbour >= 0) & (neighbour < count))
-    neighbour = neighbour.clamp(min=0)
-    own = power_basis(table[path * slots + slot].detach())
-    joint = torch.where(after[:, None], own.sum(1), own[:, 0])
+    own = table[path * slots + slot]
+    joint = torch.where(after[:, None], own[:, 3], own[:, 0])
+    edge = is_stroke & ((distance - radius).abs() < 1.25)
     near_joint = (centre - joint).norm(dim=-1) < 2 * radius + 2
-    inside_segment = (t > 0) & (t < 1)
-    corner = torch.nonzero(joined & near_joint & inside_segment).squeeze(1)
-    other_t = torch.where(after, 0.0, 1.0).to(t.dtype)
-    if corner.numel():
-        other = power_basis(table[path[corner] * slots + neighbour[corner]].detach())
-        found = project(other, centre[corner], other_t[corner], iterations=3)
-        other_t = other_t.index_put((corner,), found)
-        gap = (centre[corner] - polynomial(other, found)).norm(dim=-1)
-        # Beside an inner corner both closest points lie inside their segments; beside the
-        # round outer side of a join at least one of them is the joint itself.
-        inner = ((gap - radius[corner]).abs() < 1.25) & (found > 0) & (found < 1)
-        crossed = torch.zeros_like(after).index_put((corner,), inner)
-    else:
-        crossed = torch.zeros_like(after)
+    near_corner = edge & joined & near_joint & (t > 0) & (t < 1)
     at_end = (t <= 0) | (t >= 1)
-    small_end = at_end & (radius < SMALL_RADIUS) & (joined | (linecap[path] == LineCap.ROUND))
-    chosen = torch.nonzero(crossed | small_end).squeeze(1)
-    if chosen.numel() == 0:
-        return coverage
+    small_end = edge & at_end & (radius < SMALL_RADIUS) & (joined | round_cap[path])
+    return near_corner, small_end, joined, neighbour.clamp(min=0)
 
-    owner = path[chosen]
-    # An open path's end has no neighbour: measure its own curve twice instead.
-    own = table[owner * slots + slot[chosen]]
-    joint = joined[chosen]
-    other = torch.where(joint[:, None, None], table[owner * slots + neighbour[chosen]], own)
-    _, nearest = _subpixel_distances(centre[chosen], own, t[chosen], other,
-                                     torch.where(joint, other_t[chosen], t[chosen]))
-    width = half[owner][:, None]
-    inner = (0.5 + SUBSAMPLES * (width - nearest)).clamp(0, 1)
-    outer = (0.5 + SUBSAMPLES * (-width - nearest)).clamp(0, 1)
-    return coverage.index_put((doubtful[chosen],), (inner - outer).mean(-1))
+
+def _inner_corner(
+    other: Tensor, centre: Tensor, start: Tensor, radius: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Closest parameter on the neighbouring segment ``other`` (control points) and whether the
+    pixel lies at the inner corner of the join: beside an inner corner both closest points lie
+    inside their segments; beside the round outer side of a join one of them is the joint."""
+    coefficients = power_basis(other)
+    found = project(coefficients, centre, start, iterations=3)
+    gap = (centre - polynomial(coefficients, found)).norm(dim=-1)
+    return found, ((gap - radius).abs() < 1.25) & (found > 0) & (found < 1)
 
 
 def supersample_corners(
