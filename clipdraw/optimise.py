@@ -33,7 +33,7 @@ from clipdraw.settings import REFERENCE_SIZE, DrawSettings
 __all__ = ["Callback", "Optimisation", "StepInfo", "over_white", "point_lr_at"]
 
 _KINDS = ("points", "stroke_width", "stroke_color", "fill_color")
-#: Runs this long let torch.compile fuse the renderer's pixel search (``compile_renderer=None``).
+#: Runs this long let torch.compile fuse the renderer's stages (``compile_renderer=None``).
 COMPILE_FROM_ITERATIONS = 100
 
 
@@ -95,7 +95,7 @@ class Optimisation:
         models: the CLIP ensemble (may be empty when no objective uses CLIP).
         generators: per drawing, its own random generator (for the augmentations).
         trainable: which paths are optimised (``False``: kept as they are).
-        compile_renderer: compile the renderer's pixel search (see :func:`clipdraw.render`);
+        compile_renderer: compile the renderer (see :func:`clipdraw.render`);
             ``None`` does so for runs of at least ``COMPILE_FROM_ITERATIONS`` steps on CPU or
             CUDA.
 

@@ -28,9 +28,10 @@ def render(
         scene: the canvases to draw; validated first (``ValueError`` names a bad field).
         scale: pixels per SVG unit; ``4`` draws the same scene at four times the resolution.
         backend: ``"torch"`` (pure PyTorch, default) or ``"diffvg"`` (needs pydiffvg).
-        compile: let :func:`torch.compile` fuse the pixel search and the compositing (torch
-            backend). A third faster per call on wide strokes, but the first call compiles
-            for seconds: worth it for an optimisation of hundreds of steps, not for one
+        compile: let :func:`torch.compile` fuse the renderer's elementwise stages (torch
+            backend): about twice as fast per call on wide strokes, but the first call in a
+            process compiles (about 30 s the first time on a machine, 5 s once torch has cached
+            the kernels): worth it for an optimisation of hundreds of steps, not for one
             picture. Falls back to eager code, with a warning, where compilation fails.
 
     Returns:

@@ -218,7 +218,7 @@ def _shade_group(
         else:
             inside = torch.zeros_like(is_stroke)
             winding = torch.zeros_like(shaded)
-        segment, centre, guess = fused(_first_guess, compiled)(
+        segment, centre, guess = _first_guess(
             shaded, key, x, y, pieces.segment, pieces.start, pieces.end, pieces.t0, pieces.dt,
             table.dtype,
         )
@@ -230,7 +230,7 @@ def _shade_group(
     # Each fragment is a stroke's or a fill's: shade only the kinds present.
     values = torch.zeros_like(distance)
     if bool(is_stroke.any()):
-        stroke = fused(band_coverage, compiled)(distance, half[path], normal)
+        stroke = band_coverage(distance, half[path], normal)
         stroke = supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path, slot,
                                     paths, compiled)
         stroke = cap_ends(stroke, centre, path, slot, paths)

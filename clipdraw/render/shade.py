@@ -105,7 +105,7 @@ def supersample_joints(
     other_t = torch.where(t > 0.5, 0.0, 1.0).to(t.dtype)
     corner = torch.nonzero(near_corner).squeeze(1)
     if corner.numel():
-        found, inner = fused(_inner_corner, compiled)(
+        found, inner = _inner_corner(
             table[path[corner] * slots + neighbour[corner]], centre[corner], other_t[corner],
             half[path[corner]],
         )
