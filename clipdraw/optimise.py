@@ -26,7 +26,7 @@ from torch import Tensor
 from clipdraw.augment import augment, sample_views
 from clipdraw.models import ClipModel
 from clipdraw.objectives import Objective, StepInputs
-from clipdraw.render import render
+from clipdraw.render import RenderPlan, render
 from clipdraw.scene import Scene
 from clipdraw.settings import REFERENCE_SIZE, DrawSettings
 
@@ -98,6 +98,8 @@ class Optimisation:
         compile_renderer: compile the renderer (see :func:`clipdraw.render`);
             ``None`` does so for runs of at least ``COMPILE_FROM_ITERATIONS`` steps on CPU or
             CUDA.
+        plan_renders: render with a :class:`~clipdraw.render.RenderPlan`, so that renders do
+            not wait for the device; ``None`` does so on CUDA, where waiting costs.
 
     Shape:
         - trainable: :math:`(B, N)` bool.
@@ -113,6 +115,7 @@ class Optimisation:
         *,
         trainable: Tensor | None = None,
         compile_renderer: bool | None = None,
+        plan_renders: bool | None = None,
     ) -> None:
         batch = scene.batch_size
         if not len(settings) == len(objectives) == len(generators) == batch:
@@ -130,6 +133,9 @@ class Optimisation:
                 self.iterations >= COMPILE_FROM_ITERATIONS and scene.device.type in ("cpu", "cuda")
             )
         self.compile_renderer = compile_renderer
+        if plan_renders is None:
+            plan_renders = scene.device.type == "cuda"
+        self.render_plan = RenderPlan() if plan_renders else None
         self.objectives = [list(o) for o in objectives]
         self.models = list(models)
         self.generators = list(generators)
@@ -182,7 +188,7 @@ class Optimisation:
 
     def render(self, scene: Scene) -> Tensor:
         """RGB canvases over white, shape :math:`(B, 3, H, W)`."""
-        return over_white(render(scene, compile=self.compile_renderer))
+        return over_white(render(scene, compile=self.compile_renderer, plan=self.render_plan))
 
     def views(self, model: ClipModel) -> Tensor:
         """This step's views for ``model``, each drawing's from its own generator.
@@ -247,9 +253,18 @@ class Optimisation:
     # -- the loop ------------------------------------------------------------------------------
     def step(self) -> None:
         """One optimisation step over all drawings."""
-        self.optimiser.zero_grad(set_to_none=True)
-        canvas = self.render(self.scene())
-        total, self.losses, self.similarities = self.loss(canvas, self.features(canvas))
+        states = [g.get_state() for g in self.generators]
+        while True:
+            self.optimiser.zero_grad(set_to_none=True)
+            canvas = self.render(self.scene())
+            total, self.losses, self.similarities = self.loss(canvas, self.features(canvas))
+            # loss() has read the losses, so the render is done: checking costs no extra wait.
+            # A render that overflowed its plan dropped work: redo the step with the same views
+            # (the next render measures afresh).
+            if self.render_plan is None or self.render_plan.fits():
+                break
+            for generator, state in zip(self.generators, states):
+                generator.set_state(state)
         total.backward()
         self.apply_step()
         self.step_count += 1

@@ -261,15 +261,19 @@ class Scene:
             **{name: torch.cat([getattr(s, name) for s in padded]) for name in _TENSOR_FIELDS}
         )
 
-    def validate(self) -> Scene:
-        """Raise ``ValueError`` naming the first invalid field; return ``self`` when valid."""
+    def validate(self, values: bool = True) -> Scene:
+        """Raise ``ValueError`` naming the first invalid field; return ``self`` when valid.
+
+        ``values=False`` checks only what the host knows (sizes and shapes), never reading the
+        tensors' values back from their device.
+        """
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f"canvas size must be positive, got {self.width}x{self.height}")
         if self.points.dim() != 4 or self.points.shape[-1] != 2:
             raise ValueError(f"points must have shape (B, N, P, 2), got {tuple(self.points.shape)}")
         if not self.points.is_floating_point():
             raise ValueError("points must be a floating-point tensor")
-        batch, paths, slots = self.points.shape[:3]
+        batch, paths = self.points.shape[:2]
         expected = {
             "num_segments": (batch, paths),
             "closed": (batch, paths),
@@ -287,24 +291,43 @@ class Scene:
             actual = tuple(getattr(self, name).shape)
             if actual != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {actual}")
-        for name in ("points", "stroke_width", "stroke_color", "fill_color", "background"):
-            if not torch.isfinite(getattr(self, name)).all():
-                raise ValueError(f"{name} contains NaN or infinite values")
-        if (self.stroke_width < 0).any():
-            raise ValueError("stroke_width must be non-negative")
-        for name in ("stroke_color", "fill_color", "background"):
-            value = getattr(self, name)
-            if ((value < 0) | (value > 1)).any():
-                raise ValueError(f"{name} must lie in [0, 1]")
-        if (self.num_segments < 0).any():
-            raise ValueError("num_segments must be non-negative")
-        needed = 3 * self.num_segments + (~self.closed).long()
-        if paths and (needed > slots).any():
-            raise ValueError(f"num_segments needs more than the {slots} points given per path")
-        if ((self.fill_rule < 0) | (self.fill_rule > 1)).any():
-            raise ValueError("fill_rule must be 0 (nonzero) or 1 (evenodd)")
-        if ((self.linecap < 0) | (self.linecap > 2)).any():
-            raise ValueError("linecap must be 0 (butt), 1 (round) or 2 (square)")
-        if paths > 1 and (self.shape[:, 1:] < self.shape[:, :-1]).any():
-            raise ValueError("shape must be non-decreasing along the paths")
+        if values:
+            checks = self._value_checks()
+            # One read of all the checks: on a GPU each read waits for the device.
+            failed = torch.stack([bad for bad, _ in checks]).tolist()
+            for bad, (_, message) in zip(failed, checks):
+                if bad:
+                    raise ValueError(message)
         return self
+
+    def invalid_values(self) -> Tensor:
+        """Whether any value breaks the constraints :meth:`validate` checks, as a 0-dim bool
+        tensor on the scene's device (read it when the host waits for the device anyway)."""
+        return torch.stack([bad for bad, _ in self._value_checks()]).any()
+
+    def _value_checks(self) -> list[tuple[Tensor, str]]:
+        """Each constraint on values, as (0-dim bool "broken", message)."""
+        checks = [
+            (~torch.isfinite(getattr(self, name)).all(), f"{name} contains NaN or infinite values")
+            for name in ("points", "stroke_width", "stroke_color", "fill_color", "background")
+        ]
+        checks.append(((self.stroke_width < 0).any(), "stroke_width must be non-negative"))
+        checks += [
+            (((value < 0) | (value > 1)).any(), f"{name} must lie in [0, 1]")
+            for name, value in (("stroke_color", self.stroke_color),
+                                ("fill_color", self.fill_color),
+                                ("background", self.background))
+        ]
+        slots = self.points.shape[2]
+        needed = 3 * self.num_segments + (~self.closed).long()
+        return checks + [
+            ((self.num_segments < 0).any(), "num_segments must be non-negative"),
+            ((needed > slots).any(),
+             f"num_segments needs more than the {slots} points given per path"),
+            (((self.fill_rule < 0) | (self.fill_rule > 1)).any(),
+             "fill_rule must be 0 (nonzero) or 1 (evenodd)"),
+            (((self.linecap < 0) | (self.linecap > 2)).any(),
+             "linecap must be 0 (butt), 1 (round) or 2 (square)"),
+            ((self.shape[:, 1:] < self.shape[:, :-1]).any(),
+             "shape must be non-decreasing along the paths"),
+        ]

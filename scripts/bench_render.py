@@ -14,8 +14,11 @@ process's peak resident set size (``ru_maxrss``, which includes Python + torch, 
 ``base`` column: the peak after imports and scene set-up, before rendering). On CUDA it shows
 ``torch.cuda.max_memory_allocated`` for the measured work. Timings are printed, never asserted.
 
+With ``--plan`` each scene is also rendered with a :class:`clipdraw.render.RenderPlan`, as
+optimisations on CUDA do: no host-device synchronisation inside the render.
+
 Usage: ``python scripts/bench_render.py [--scene NAME ...] [--repeats N] [--device cpu|cuda]
-[--compile]``
+[--compile] [--plan]``
 """
 
 from __future__ import annotations
@@ -87,10 +90,14 @@ def _peak_rss_mib() -> float:
 
 
 def _scene_work(
-    name: str, device: str, compile: bool
+    name: str, device: str, compile: bool, plan: bool = False
 ) -> tuple[Callable[[], None], Callable[[], None]]:
-    """Forward and forward+backward closures for a named scene."""
-    from clipdraw.render import render
+    """Forward and forward+backward closures for a named scene; with ``plan``, rendered with a
+    RenderPlan (measured by the first call) and checked after each call, as an optimisation
+    does."""
+    from clipdraw.render import RenderPlan, render
+
+    render_plan = RenderPlan() if plan else None
 
     scale = SCENES[name].get("scale", 1.0)
     scene = make_scene(**SCENES[name]).to(device)
@@ -99,12 +106,16 @@ def _scene_work(
     scene = scene.replace(**leaves)
 
     def forward() -> None:
-        render(scene, scale=scale, compile=compile)
+        render(scene, scale=scale, compile=compile, plan=render_plan)
+        if render_plan is not None:
+            render_plan.fits()
 
     def forward_backward() -> None:
         for leaf in leaves.values():
             leaf.grad = None
-        render(scene, scale=scale, compile=compile).mean().backward()
+        render(scene, scale=scale, compile=compile, plan=render_plan).mean().backward()
+        if render_plan is not None:
+            render_plan.fits()
 
     return forward, forward_backward
 
@@ -128,7 +139,8 @@ def _clip_work(device: str) -> tuple[Callable[[], None], Callable[[], None]]:
     return forward, forward_backward
 
 
-def run_worker(name: str, repeats: int, device: str, compile: bool = False) -> dict:
+def run_worker(name: str, repeats: int, device: str, compile: bool = False,
+               plan: bool = False) -> dict:
     """Measure one scene (or CLIP) in this process; return a JSON-able result."""
     import torch
 
@@ -136,10 +148,10 @@ def run_worker(name: str, repeats: int, device: str, compile: bool = False) -> d
     if name == CLIP:
         forward, forward_backward = _clip_work(device)
     else:
-        forward, forward_backward = _scene_work(name, device, compile)
+        forward, forward_backward = _scene_work(name, device, compile, plan)
     base = _peak_rss_mib()
-    if compile:
-        forward()  # compiling happens here, outside the timed runs
+    if compile or plan:
+        forward()  # compiling and measuring the plan happen here, outside the timed runs
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     forward_s = _time(forward, repeats, device)
@@ -150,16 +162,18 @@ def run_worker(name: str, repeats: int, device: str, compile: bool = False) -> d
     else:
         peak = _peak_rss_mib()
         memory = "process peak RSS (ru_maxrss)"
-    label = f"{name}+compile" if compile and name != CLIP else name
+    label = name + ("+compile" if compile else "") + ("+plan" if plan else "")
     return {"name": label, "forward_s": forward_s, "forward_backward_s": backward_s,
             "peak_mib": peak, "base_mib": base, "memory": memory,
             "threads": torch.get_num_threads(), "device": device}
 
 
-def _in_subprocess(name: str, repeats: int, device: str, compile: bool = False) -> dict:
+def _in_subprocess(name: str, repeats: int, device: str, compile: bool = False,
+                   plan: bool = False) -> dict:
     """Run one measurement in a fresh interpreter so its peak memory is its own."""
     command = [sys.executable, __file__, "--worker", name, "--repeats", str(repeats),
-               "--device", device, *(["--compile"] if compile else [])]
+               "--device", device, *(["--compile"] if compile else []),
+               *(["--plan"] if plan else [])]
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [root, os.environ.get("PYTHONPATH")])))
@@ -197,12 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--compile", action="store_true",
                         help="also time each scene with render(compile=True), as long runs use")
+    parser.add_argument("--plan", action="store_true",
+                        help="also time each scene rendered with a RenderPlan (no host-device "
+                             "synchronisation; what optimisations on CUDA use)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.worker:
-        print(json.dumps(run_worker(args.worker, args.repeats, args.device, args.compile)))
+        print(json.dumps(run_worker(args.worker, args.repeats, args.device, args.compile,
+                                    args.plan)))
         return 0
     if args.device.startswith("cuda"):
         import torch
@@ -216,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         results.append(_in_subprocess(name, args.repeats, args.device))
         if args.compile:
             results.append(_in_subprocess(name, args.repeats, args.device, compile=True))
+        if args.plan:
+            results.append(_in_subprocess(name, args.repeats, args.device, compile=args.compile,
+                                          plan=True))
     memory = next((r["memory"] for r in [clip, *results] if "memory" in r), "?")
     threads = next((r["threads"] for r in [clip, *results] if "threads" in r), "?")
     print(f"device {args.device}, torch threads {threads}, median of {args.repeats} runs after "

@@ -7,15 +7,16 @@ from helpers import tiny_settings
 from clipdraw.initialise import random_scene
 from clipdraw.objectives import build_objectives
 from clipdraw.optimise import Optimisation, point_lr_at
+from clipdraw.render.plan import Sizes
 from clipdraw.scene import Scene
 from clipdraw.settings import DrawSettings
 
 
-def _optimisation(settings_list, models, trainable=None):
+def _optimisation(settings_list, models, trainable=None, plan_renders=None):
     generators = [torch.Generator().manual_seed(s.seed) for s in settings_list]
     scene = Scene.concat([random_scene(s, g) for s, g in zip(settings_list, generators)])
     return Optimisation(scene, settings_list, [build_objectives(s) for s in settings_list],
-                        models, generators, trainable=trainable)
+                        models, generators, trainable=trainable, plan_renders=plan_renders)
 
 
 def test_point_learning_rate_follows_the_papers_schedule():
@@ -114,3 +115,19 @@ def test_drawings_in_one_batch_must_share_canvas_and_iterations(tiny_clip):
 def test_clip_objectives_need_a_model():
     with pytest.raises(ValueError, match="need a CLIP model"):
         _optimisation([tiny_settings("m")], [])
+
+
+def test_planned_renders_draw_what_measured_renders_draw(tiny_clip, monkeypatch):
+    settings = tiny_settings("m", iterations=15, max_width=12.0)
+    measured = _optimisation([settings], [tiny_clip], plan_renders=False)
+    measured.run()
+    # Capacities without headroom: steps whose lists grow overflow and are redone.
+    monkeypatch.setattr(Sizes, "_grown", lambda self, length: length)
+    planned = _optimisation([settings], [tiny_clip], plan_renders=True)
+    plan, fits, fitted = planned.render_plan, planned.render_plan.fits, []
+    plan.fits = lambda: fitted.append(fits()) or fitted[-1]
+    planned.run()
+    assert fitted.count(True) == 15 and 0 < fitted.count(False) < 15
+    for field in ("points", "stroke_width", "stroke_color"):
+        torch.testing.assert_close(getattr(planned.scene(detach=True), field),
+                                   getattr(measured.scene(detach=True), field))

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from clipdraw.render.api import available_backends, render
+from clipdraw.render.plan import RenderPlan
 
-__all__ = ["available_backends", "render"]
+__all__ = ["RenderPlan", "available_backends", "render"]

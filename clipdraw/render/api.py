@@ -6,9 +6,10 @@ import importlib.util
 
 from torch import Tensor
 
+from clipdraw.render.plan import RenderPlan
 from clipdraw.scene import Scene
 
-__all__ = ["available_backends", "render"]
+__all__ = ["RenderPlan", "available_backends", "render"]
 
 
 def available_backends() -> list[str]:
@@ -20,7 +21,12 @@ def available_backends() -> list[str]:
 
 
 def render(
-    scene: Scene, *, scale: float = 1.0, backend: str = "torch", compile: bool = False
+    scene: Scene,
+    *,
+    scale: float = 1.0,
+    backend: str = "torch",
+    compile: bool = False,
+    plan: RenderPlan | None = None,
 ) -> Tensor:
     """Rasterise every canvas of ``scene``, differentiably in all its floating-point fields.
 
@@ -33,6 +39,9 @@ def render(
             process compiles (about 30 s the first time on a machine, 5 s once torch has cached
             the kernels): worth it for an optimisation of hundreds of steps, not for one
             picture. Falls back to eager code, with a warning, where compilation fails.
+        plan: capacities shared by the renders of one optimisation (torch backend), so that
+            on a GPU they never wait for the device; see :class:`RenderPlan`. Check
+            ``plan.fits()`` after each render and render again when it is ``False``.
 
     Returns:
         Straight-alpha sRGB RGBA images, the background composited underneath.
@@ -42,11 +51,11 @@ def render(
     """
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
-    scene.validate()
+    scene.validate(values=plan is None or not plan.measured or backend != "torch")
     if backend == "torch":
         from clipdraw.render.rasterise import rasterise
 
-        return rasterise(scene, scale, compiled=compile)
+        return rasterise(scene, scale, compiled=compile, plan=plan)
     if backend == "diffvg":
         from clipdraw.render.diffvg_backend import rasterise_diffvg
 

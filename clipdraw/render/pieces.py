@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from clipdraw.render.bezier import evaluate
+from clipdraw.render.plan import Sizes, spread
 from clipdraw.scene import LineCap
 
 __all__ = [
@@ -120,62 +121,70 @@ def flatten(
     half: Tensor,
     closed: Tensor,
     linecap: Tensor,
-    shape_of_path: Tensor,
+    leader: Tensor,
     layer_on: Tensor,
+    sizes: Sizes,
 ) -> Pieces:
-    """Cut every drawn segment into straight pieces, strokes and fills alike."""
-    slots = controls.shape[1]
-    fill_layer = 2 * shape_of_path
+    """Cut every drawn segment into straight pieces, strokes and fills alike.
+
+    Pieces of path ``g`` belong to the layers of its shape's leader ``leader[g]``. Padding
+    pieces (planned renders) have layer ``len(layer_on)``, past every real one.
+    """
+    paths, slots = controls.shape[:2]
+    fill_layer = 2 * leader
     stroke_layer = fill_layer + 1
-    stroke_sources = valid & layer_on[stroke_layer][:, None] & (half > 0)[:, None]
-    stroke_sources[:, -1] = False
+    # The last slot is a fill's closing line, never stroked.
+    stroked_slot = torch.arange(slots, device=valid.device) < slots - 1
+    stroke_sources = valid & layer_on[stroke_layer][:, None] & (half > 0)[:, None] & stroked_slot
     fill_sources = valid & layer_on[fill_layer][:, None]
     square = (linecap == LineCap.SQUARE) & ~closed
     stroke_extra = torch.where(square, half * (math.sqrt(2) - 1), 0.0) + EDGE_REACH
+    curves = controls.reshape(-1, 4, 2)
+    bend = torch.stack(
+        [
+            curves[:, 0] - 2 * curves[:, 1] + curves[:, 2],
+            curves[:, 1] - 2 * curves[:, 2] + curves[:, 3],
+        ],
+        1,
+    )
+    bend = 0.75 * bend.norm(dim=-1).amax(-1)
+    no_layer = layer_on.shape[0]
 
     parts = []
     for kind, sources, tolerance in (
         (FILL, fill_sources, FILL_FLATNESS),
         (STROKE, stroke_sources, STROKE_FLATNESS),
     ):
-        path, slot = torch.nonzero(sources, as_tuple=True)
-        curves = controls[path, slot]
-        bend = torch.stack(
-            [
-                curves[:, 0] - 2 * curves[:, 1] + curves[:, 2],
-                curves[:, 1] - 2 * curves[:, 2] + curves[:, 3],
-            ],
-            1,
-        )
-        bend = 0.75 * bend.norm(dim=-1).amax(-1)
         count = torch.ceil(torch.sqrt(bend / tolerance)).clamp(MIN_PIECES, MAX_PIECES).long()
-        source = torch.repeat_interleave(torch.arange(path.numel(), device=path.device), count)
-        step = (1.0 / count).to(controls.dtype)[source]
-        index = (
-            torch.arange(source.numel(), device=path.device)
-            - (torch.cumsum(count, 0) - count)[source]
-        )
+        count = torch.where(sources.reshape(-1), count, 0)
+        total = sizes.count(("pieces", kind), count.sum())
+        source, index = spread(count, total)
+        real = source < count.numel()
+        source = source.clamp(max=count.numel() - 1)
+        path = source // slots
+        pieces = count[source].clamp(min=1)
+        step = (1.0 / pieces).to(controls.dtype)
         t0 = index.to(controls.dtype) * step
         curve = curves[source]
         inset = half[path] if kind == STROKE else torch.zeros_like(half[path])
         extra = stroke_extra[path] if kind == STROKE else torch.full_like(inset, EDGE_REACH)
         layer = (stroke_layer if kind == STROKE else fill_layer)[path]
-        flatness = bend / count.square()
+        flatness = bend[source] / pieces.square()
         deep_key = torch.floor((KEY_BIAS - EDGE_REACH - flatness) * KEY_SCALE).long() - 1
         round_ended = closed[path] | (linecap[path] == LineCap.ROUND)
         deep_key = torch.where(round_ended & (kind == STROKE), deep_key, -1)
         parts.append(
             Pieces(
                 start=evaluate(curve, t0),
-                end=evaluate(curve, torch.where(index + 1 == count[source], 1.0, t0 + step)),
-                layer=layer[source],
-                segment=(path * slots + slot)[source],
+                end=evaluate(curve, torch.where(index + 1 >= pieces, 1.0, t0 + step)),
+                layer=torch.where(real, layer, no_layer),
+                segment=source,
                 t0=t0,
                 dt=step,
-                inset=inset[source],
-                reach=(inset + extra)[source],
-                flatness=flatness[source],
-                deep_key=deep_key[source],
+                inset=inset,
+                reach=inset + extra,
+                flatness=flatness,
+                deep_key=deep_key,
                 kind=torch.full_like(source, kind),
             )
         )
@@ -190,17 +199,17 @@ def layer_boxes(pieces: Pieces, count: int, width: int, height: int) -> Layers:
     low = torch.minimum(pieces.start, pieces.end) - pieces.reach[:, None]
     high = torch.maximum(pieces.start, pieces.end) + pieces.reach[:, None]
     index = pieces.layer[:, None].expand(-1, 2)
-    lowest = torch.full((count, 2), math.inf, device=low.device, dtype=low.dtype)
-    lowest = lowest.scatter_reduce(0, index, low, "amin")
-    highest = torch.full((count, 2), -math.inf, device=low.device, dtype=low.dtype)
-    highest = highest.scatter_reduce(0, index, high, "amax")
-    limit = torch.tensor([width, height], device=low.device)
+    # Row ``count`` collects the padding pieces.
+    lowest = torch.full((count + 1, 2), math.inf, device=low.device, dtype=low.dtype)
+    lowest = lowest.scatter_reduce(0, index, low, "amin")[:count]
+    highest = torch.full((count + 1, 2), -math.inf, device=low.device, dtype=low.dtype)
+    highest = highest.scatter_reduce(0, index, high, "amax")[:count]
     lowest = torch.floor(lowest.clamp(-1, max(width, height) + 1)).long().clamp(min=0)
-    lowest = torch.minimum(lowest, limit)
     highest = torch.ceil(highest.clamp(-1, max(width, height) + 1)).long()
-    highest = torch.minimum(highest, limit)
-    size = (highest - lowest).clamp(min=0)
-    return Layers(x0=lowest[:, 0], y0=lowest[:, 1], w=size[:, 0], h=size[:, 1])
+    x0, y0 = lowest[:, 0].clamp(max=width), lowest[:, 1].clamp(max=height)
+    w = (highest[:, 0].clamp(max=width) - x0).clamp(min=0)
+    h = (highest[:, 1].clamp(max=height) - y0).clamp(min=0)
+    return Layers(x0=x0, y0=y0, w=w, h=h)
 
 
 def layer_groups(layers: Layers) -> list[tuple[int, int]]:

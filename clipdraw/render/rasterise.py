@@ -24,6 +24,7 @@ from clipdraw.render.composite import composite
 from clipdraw.render.coverage import band_coverage, edge_coverage
 from clipdraw.render.fusion import fused
 from clipdraw.render.pieces import (
+    FILL,
     FILL_FLATNESS,
     NO_PIECE,
     STROKE,
@@ -34,6 +35,7 @@ from clipdraw.render.pieces import (
     layer_boxes,
     layer_groups,
 )
+from clipdraw.render.plan import RenderPlan, Sizes
 from clipdraw.render.search import filled, search, winding_numbers
 from clipdraw.render.shade import cap_ends, edge_normal, supersample_corners, supersample_joints
 from clipdraw.scene import FillRule, Scene
@@ -41,7 +43,9 @@ from clipdraw.scene import FillRule, Scene
 __all__ = ["rasterise"]
 
 
-def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
+def rasterise(
+    scene: Scene, scale: float, compiled: bool = False, plan: RenderPlan | None = None
+) -> Tensor:
     """Render ``scene`` at ``scale`` pixels per unit; see :func:`clipdraw.render.render`.
 
     Shape:
@@ -51,6 +55,11 @@ def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
     height = max(1, round(scene.height * scale))
     width = max(1, round(scene.width * scale))
     device = scene.points.device
+    sizes = Sizes(plan, (tuple(scene.points.shape), height, width))
+    # Planned renders leave the values unchecked (reading them would wait for the device), but
+    # they are safe on any values: a bad scene makes the plan not fit, and the next render,
+    # which measures, raises.
+    sizes.forbid("invalid values", scene.invalid_values)
 
     points = (scene.points * scale).reshape(batch * paths, slots, 2)
     half = (scene.stroke_width * (scale / 2)).reshape(-1)
@@ -59,22 +68,24 @@ def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
     controls, valid = path_segments(points, num_segments, closed)
     table = controls.reshape(-1, 4, 2)
 
-    shape_starts = torch.ones(batch, paths, dtype=torch.bool, device=device)
-    shape_starts[:, 1:] = scene.shape[:, 1:] != scene.shape[:, :-1]
-    shape_starts = shape_starts.reshape(-1)
-    shape_of_path = torch.cumsum(shape_starts.long(), 0) - 1
-    leader = torch.nonzero(shape_starts).squeeze(1)
+    # Every path has a fill and a stroke layer; only a compound shape's first path (its leader)
+    # turns them on, and the shape's other paths add their pieces to the leader's layers.
+    leads = torch.ones(batch, paths, dtype=torch.bool, device=device)
+    leads[:, 1:] = scene.shape[:, 1:] != scene.shape[:, :-1]
+    leads = leads.reshape(-1)
+    index = torch.arange(leads.numel(), device=device)
+    leader = torch.where(leads, index, 0).cummax(0).values
     layer_paint = torch.stack(
-        [scene.fill_color.reshape(-1, 4)[leader], scene.stroke_color.reshape(-1, 4)[leader]], 1
+        [scene.fill_color.reshape(-1, 4), scene.stroke_color.reshape(-1, 4)], 1
     ).reshape(-1, 4)
     layer_on = torch.stack(
-        [scene.filled.reshape(-1)[leader], scene.stroked.reshape(-1)[leader]], 1
+        [scene.filled.reshape(-1) & leads, scene.stroked.reshape(-1) & leads], 1
     ).reshape(-1)
-    layer_canvas = (leader // max(paths, 1)).repeat_interleave(2)
-    layer_evenodd = (scene.fill_rule.reshape(-1)[leader] == FillRule.EVENODD).repeat_interleave(2)
+    layer_canvas = (index // max(paths, 1)).repeat_interleave(2)
+    layer_evenodd = (scene.fill_rule.reshape(-1) == FillRule.EVENODD).repeat_interleave(2)
 
     background = scene.background
-    if leader.numel() == 0:
+    if leads.numel() == 0:
         return composite(
             torch.zeros(0, dtype=torch.long, device=device),
             background.new_zeros(0),
@@ -91,26 +102,29 @@ def rasterise(scene: Scene, scale: float, compiled: bool = False) -> Tensor:
             half.detach(),
             closed,
             scene.linecap.reshape(-1),
-            shape_of_path,
+            leader,
             layer_on,
+            sizes,
         )
         layers = layer_boxes(pieces, layer_on.shape[0], width, height)
 
     paths_table = PathTable(table, controls.shape[1], half, closed, num_segments,
                             scene.linecap.reshape(-1))
     fragments = [
-        _shade_group(layers.group(first, end), end, pieces, paths_table, layer_evenodd, compiled)
-        for first, end in layer_groups(layers)
+        _shade_group(layers.group(first, end), group, end, pieces, paths_table, layer_evenodd,
+                     compiled, sizes)
+        for group, (first, end) in enumerate(sizes.groups(lambda: layer_groups(layers)))
     ]
     layer = torch.cat([f[0] for f in fragments])
     x = torch.cat([f[1] for f in fragments])
     y = torch.cat([f[2] for f in fragments])
     coverage = torch.cat([f[3] for f in fragments])
-    # Fragments in a shape's outer search margin often cover nothing: exactly zero coverage, and
-    # zero gradient too, so compositing can skip them.
-    seen = torch.nonzero(coverage.detach() > 0).squeeze(1)
-    layer, x, y = layer[seen], x[seen], y[seen]
-    coverage = coverage.index_select(0, seen)
+    if not sizes.planned:
+        # Fragments in a shape's outer search margin often cover nothing: exactly zero
+        # coverage, and zero gradient too, so compositing can skip them.
+        seen = torch.nonzero(coverage.detach() > 0).squeeze(1)
+        layer, x, y = layer[seen], x[seen], y[seen]
+        coverage = coverage.index_select(0, seen)
     paint = layer_paint.index_select(0, layer)
     pixel = (layer_canvas[layer] * height + y) * width + x
     return fused(composite, compiled)(
@@ -128,22 +142,24 @@ def _locate(
     w: Tensor,
     deep_key: Tensor,
     first: int,
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Layer, pixel, nearest-piece key and whether to shade each active entry of a group's
-    buffer. Gathers and integer arithmetic only: what :func:`torch.compile` fuses into one loop.
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Layer, pixel, nearest-piece key, whether to shade, and whether it is real (not padding
+    at the spare entry) of each active entry of a group's buffer. Gathers and integer
+    arithmetic only: what :func:`torch.compile` fuses into one loop.
     """
-    layer = torch.searchsorted(offset + area, active, right=True)
+    real = active < chosen.shape[0] - 1
+    layer = torch.searchsorted(offset + area, active, right=True).clamp(max=offset.shape[0] - 1)
     local = active - offset[layer]
-    row = local // w[layer]
-    x = x0[layer] + local - row * w[layer]
-    y = y0[layer] + row
+    row = local // w[layer].clamp(min=1)
+    x = torch.where(real, x0[layer] + local - row * w[layer], 0)
+    y = torch.where(real, y0[layer] + row, 0)
     key = chosen[active]
     piece = key & 0xFFFFFFFF
     near = key != NO_PIECE
     # A pixel this deep inside a round-ended stroke is covered whatever the exact distance:
     # it needs no geometry and has none of its gradient.
     deep = (key >> 32) < deep_key[piece.clamp(max=max(deep_key.numel() - 1, 0))]
-    return layer + first, x, y, key, near & ~deep
+    return layer + first, x, y, key, near & ~deep, real
 
 
 def _first_guess(
@@ -160,7 +176,8 @@ def _first_guess(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Segment, pixel centre and a first guess of the closest curve parameter of each shaded
     entry: the projection onto its nearest piece."""
-    piece = key[shaded] & 0xFFFFFFFF
+    # Padding reads may land on an entry with no piece: any piece will do for them.
+    piece = (key[shaded] & 0xFFFFFFFF).clamp(max=piece_segment.numel() - 1)
     centre = torch.stack([x[shaded], y[shaded]], -1).to(dtype) + 0.5
     start, along = piece_start[piece], piece_end[piece] - piece_start[piece]
     t = ((centre - start) * along).sum(-1) / along.square().sum(-1).clamp_min(1e-12)
@@ -182,11 +199,13 @@ def _nearest_points(
 
 def _shade_group(
     group: Group,
+    number: int,
     end: int,
     pieces: Pieces,
     paths: PathTable,
     layer_evenodd: Tensor,
     compiled: bool,
+    sizes: Sizes,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Fragments (layer, x, y, coverage) of the group's layers, up to layer ``end``."""
     table, slots, half = paths.segments, paths.slots, paths.half
@@ -194,32 +213,35 @@ def _shade_group(
     area = w * group.h
     device = table.device
     with torch.no_grad():
-        total = int(area.sum())
-        lo, hi = torch.searchsorted(
-            pieces.layer, torch.tensor([first, end], device=device)
-        ).tolist()
+        total = sizes.count(("entries", number), area.sum())
+        # One spare entry past the end takes what falls outside the buffer.
         chosen = torch.full((total + 1,), NO_PIECE, dtype=torch.long, device=device)
-        search(chosen, pieces, lo, hi, group, compiled)
-        chosen = chosen[:-1]
-        active = chosen != NO_PIECE
-        winding = winding_numbers(pieces, lo, hi, group)
+        search(chosen, pieces, group, end, compiled, sizes, number)
+        active = chosen[:-1] != NO_PIECE
+        winding = winding_numbers(pieces, group, end, total, sizes, number)
         if winding is not None:
             inside = filled(winding, layer_evenodd, offset + area, first)
-            active |= inside
-        active = torch.nonzero(active).squeeze(1)
-        layer, x, y, key, shading = fused(_locate, compiled)(
+            active |= inside[:-1]
+        active = sizes.nonzero(("active", number), active)
+        layer, x, y, key, shading, real = fused(_locate, compiled)(
             active, chosen, offset, area, x0, y0, w, pieces.deep_key, first
         )
-        shaded = torch.nonzero(shading).squeeze(1)
-        is_stroke = (layer[shaded] % 2) == STROKE
+        count = active.numel()
+        if count == 0:
+            return layer, x, y, torch.zeros(0, dtype=table.dtype, device=device)
+        shaded = sizes.nonzero(("shaded", number), shading)
+        read = shaded.clamp(max=count - 1)
+        kind = layer[read] % 2
+        is_stroke = (kind == STROKE) & (shaded < count)
+        is_fill = (kind == FILL) & (shaded < count)
         if winding is not None:
-            inside = inside[active[shaded]]
-            winding = winding[active[shaded]]
+            inside = inside[active[read]]
+            winding = winding[active[read]]
         else:
             inside = torch.zeros_like(is_stroke)
-            winding = torch.zeros_like(shaded)
+            winding = torch.zeros_like(read)
         segment, centre, guess = _first_guess(
-            shaded, key, x, y, pieces.segment, pieces.start, pieces.end, pieces.t0, pieces.dt,
+            read, key, x, y, pieces.segment, pieces.start, pieces.end, pieces.t0, pieces.dt,
             table.dtype,
         )
         path = segment // slots
@@ -229,13 +251,13 @@ def _shade_group(
     slot = segment % slots
     # Each fragment is a stroke's or a fill's: shade only the kinds present.
     values = torch.zeros_like(distance)
-    if bool(is_stroke.any()):
+    if sizes.flag(("strokes", number), is_stroke.any()):
         stroke = band_coverage(distance, half[path], normal)
         stroke = supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path, slot,
-                                    paths, compiled)
-        stroke = cap_ends(stroke, centre, path, slot, paths)
+                                    paths, compiled, sizes, number)
+        stroke = cap_ends(stroke, centre, path, slot, paths, sizes, number)
         values = torch.where(is_stroke, stroke, values)
-    if not bool(is_stroke.all()):
+    if sizes.flag(("fills", number), is_fill.any()):
         fill = edge_coverage(torch.where(inside, distance, -distance), normal)
         with torch.no_grad():
             # The nearest edge bounds the fill only if the winding number across it is filled
@@ -243,13 +265,13 @@ def _shade_group(
             tangent = polynomial(power_basis(table[segment].detach()), t, 1)
             side = tangent[:, 0] * offset_vector[:, 1] - tangent[:, 1] * offset_vector[:, 0]
             across = winding - torch.where(side > 0, 1, -1)
-            evenodd = layer_evenodd[layer[shaded]]
+            evenodd = layer_evenodd[layer[read]]
             across_inside = torch.where(evenodd, across % 2 != 0, across != 0)
             interior = (across_inside == inside) & inside & (distance > 2 * FILL_FLATNESS)
         fill = torch.where(interior, 1.0, fill)
-        fill = supersample_corners(fill, centre, distance.detach(), t, ~is_stroke & ~interior,
-                                   inside, path, slot, paths)
-        values = torch.where(is_stroke, values, fill)
-    coverage = torch.ones(layer.shape[0], dtype=values.dtype, device=device)
-    coverage = coverage.index_put((shaded,), values)
-    return layer, x, y, coverage
+        fill = supersample_corners(fill, centre, distance.detach(), t, is_fill & ~interior,
+                                   inside, path, slot, paths, sizes, number)
+        values = torch.where(is_fill, fill, values)
+    coverage = torch.ones(count + 1, dtype=values.dtype, device=device)
+    coverage = coverage.index_put((shaded,), values)[:-1]
+    return layer, x, y, torch.where(real, coverage, 0.0)

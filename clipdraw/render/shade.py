@@ -16,6 +16,7 @@ from clipdraw.render.bezier import polynomial, power_basis, project
 from clipdraw.render.coverage import band_coverage, edge_coverage
 from clipdraw.render.fusion import fused
 from clipdraw.render.pieces import PathTable
+from clipdraw.render.plan import Sizes, put
 from clipdraw.scene import LineCap
 
 __all__ = ['SUBSAMPLES', 'cap_ends', 'edge_normal', 'supersample_corners', 'supersample_joints']
@@ -37,7 +38,7 @@ def edge_normal(offset: Tensor, distance: Tensor, coefficients: Tensor, t: Tenso
     length = across.norm(dim=-1, keepdim=True)
     radial = offset / distance.clamp_min(1e-9)[:, None]
     fallback = torch.where((distance > 1e-6)[:, None], radial,
-                           torch.tensor([1.0, 0.0], device=t.device, dtype=t.dtype))
+                           _unit_x(t))
     interior = ((t > 0) & (t < 1))[:, None] & (length > 1e-6)
     return torch.where(interior, across / length.clamp_min(1e-6), fallback)
 
@@ -83,7 +84,9 @@ def supersample_joints(
     path: Tensor,
     slot: Tensor,
     paths: PathTable,
-    compiled: bool = False,
+    compiled: bool,
+    sizes: Sizes,
+    number: int,
 ) -> Tensor:
     """Supersample the stroke pixels that one straight edge describes badly.
 
@@ -95,6 +98,8 @@ def supersample_joints(
     """
     table, slots = paths.segments.detach(), paths.slots
     half = paths.half.detach()
+    if coverage.shape[0] == 0:
+        return coverage
     # Enum comparisons stay outside compiled code: torch.compile folds a tensor == IntEnum
     # comparison to a constant False.
     round_cap = paths.linecap == LineCap.ROUND
@@ -103,30 +108,33 @@ def supersample_joints(
         round_cap, table, slots,
     )
     other_t = torch.where(t > 0.5, 0.0, 1.0).to(t.dtype)
-    corner = torch.nonzero(near_corner).squeeze(1)
+    count = coverage.shape[0]
+    corner = sizes.nonzero(("corner", number), near_corner)
     if corner.numel():
+        read = corner.clamp(max=count - 1)
         found, inner = _inner_corner(
-            table[path[corner] * slots + neighbour[corner]], centre[corner], other_t[corner],
-            half[path[corner]],
+            table[path[read] * slots + neighbour[read]], centre[read], other_t[read],
+            half[path[read]],
         )
-        other_t = other_t.index_put((corner,), found)
-        small_end = small_end.index_put((corner,), inner, accumulate=True)
-    chosen = torch.nonzero(small_end).squeeze(1)
+        other_t = put(other_t, corner, found)
+        small_end = put(small_end, corner, inner | small_end[read])
+    chosen = sizes.nonzero(("joint", number), small_end)
     if chosen.numel() == 0:
         return coverage
 
-    owner = path[chosen]
+    read = chosen.clamp(max=count - 1)
+    owner = path[read]
     # An open path's end has no neighbour: measure its own curve twice instead.
-    own = paths.segments[owner * slots + slot[chosen]]
-    joint = joined[chosen]
+    own = paths.segments[owner * slots + slot[read]]
+    joint = joined[read]
     other = torch.where(joint[:, None, None],
-                        paths.segments[owner * slots + neighbour[chosen]], own)
-    _, nearest = _subpixel_distances(centre[chosen], own, t[chosen], other,
-                                     torch.where(joint, other_t[chosen], t[chosen]))
+                        paths.segments[owner * slots + neighbour[read]], own)
+    _, nearest = _subpixel_distances(centre[read], own, t[read], other,
+                                     torch.where(joint, other_t[read], t[read]))
     width = paths.half[owner][:, None]
     inner = (0.5 + SUBSAMPLES * (width - nearest)).clamp(0, 1)
     outer = (0.5 + SUBSAMPLES * (-width - nearest)).clamp(0, 1)
-    return coverage.index_put((chosen,), (inner - outer).mean(-1))
+    return put(coverage, chosen, (inner - outer).mean(-1))
 
 
 def _joint_candidates(
@@ -160,7 +168,7 @@ def _joint_candidates(
     near_corner = edge & joined & near_joint & (t > 0) & (t < 1)
     at_end = (t <= 0) | (t >= 1)
     small_end = edge & at_end & (radius < SMALL_RADIUS) & (joined | round_cap[path])
-    return near_corner, small_end, joined, neighbour.clamp(min=0)
+    return near_corner, small_end, joined, torch.where(joined, neighbour, slot)
 
 
 def _inner_corner(
@@ -185,6 +193,8 @@ def supersample_corners(
     path: Tensor,
     slot: Tensor,
     paths: PathTable,
+    sizes: Sizes,
+    number: int,
 ) -> Tensor:
     """Supersample the fill pixels at a corner, where one straight edge describes them badly.
 
@@ -194,11 +204,13 @@ def supersample_corners(
     """
     closed, num_segments = paths.closed, paths.num_segments
     table, slots = paths.segments, paths.slots
-    doubtful = torch.nonzero(is_fill & (distance < 1.25)).squeeze(1)
-    if doubtful.numel() == 0:
+    fragments = coverage.shape[0]
+    doubtful = sizes.nonzero(("doubtful", number), is_fill & (distance < 1.25))
+    if doubtful.numel() == 0 or fragments == 0:
         return coverage
-    centre, t, inside = centre[doubtful], t[doubtful], inside[doubtful]
-    path, slot = path[doubtful], slot[doubtful]
+    read = doubtful.clamp(max=fragments - 1)
+    centre, t, inside = centre[read], t[read], inside[read]
+    path, slot = path[read], slot[read]
     last = slots - 1
     count = num_segments[path]
     wraps = closed[path]
@@ -216,9 +228,12 @@ def supersample_corners(
                               _end_direction(other, False))
     turn = into_own[:, 0] * into_other[:, 1] - into_own[:, 1] * into_other[:, 0]
     near = (centre - corner).norm(dim=-1) < 3.0
-    chosen = torch.nonzero(near & (turn.abs() > 0.05)).squeeze(1)
+    real = doubtful < fragments
+    chosen = sizes.nonzero(("fill corner", number), real & near & (turn.abs() > 0.05))
     if chosen.numel() == 0:
         return coverage
+    target = torch.cat([doubtful, doubtful.new_full((1,), fragments)])[chosen]
+    chosen = chosen.clamp(max=doubtful.numel() - 1)
 
     owner = path[chosen]
     samples, nearest = _subpixel_distances(
@@ -240,7 +255,7 @@ def supersample_corners(
     covered = inside[chosen][:, None] == (sample_in == centre_in[:, None])
     signed = torch.where(covered, nearest, -nearest)
     sub = (0.5 + SUBSAMPLES * signed).clamp(0, 1)
-    return coverage.index_put((doubtful[chosen],), sub.mean(-1))
+    return put(coverage, target, sub.mean(-1))
 
 
 def cap_ends(
@@ -249,12 +264,14 @@ def cap_ends(
     path: Tensor,
     slot: Tensor,
     paths: PathTable,
+    sizes: Sizes,
+    number: int,
 ) -> Tensor:
     """Cut (butt) or extend (square) the round stroke ends of open paths."""
     half, closed, linecap = paths.half, paths.closed, paths.linecap
     num_segments, table, slots = paths.num_segments, paths.segments, paths.slots
     capped = ~closed[path] & (linecap[path] != LineCap.ROUND)
-    if not bool(capped.any()):
+    if not sizes.flag(("caps", number), capped.any()):
         return coverage
     width = half[path]
     square = linecap[path] == LineCap.SQUARE
@@ -292,6 +309,11 @@ def _end_direction(curve: Tensor, at_start: bool) -> Tensor:
         usable = ~found & (step.norm(dim=-1) > 1e-6)
         direction = torch.where(usable[:, None], step, direction)
         found = found | usable
-    direction = torch.where(found[:, None], direction, torch.tensor([1.0, 0.0], device=tip.device,
-                                                                     dtype=tip.dtype))
+    direction = torch.where(found[:, None], direction, _unit_x(tip))
     return direction / direction.norm(dim=-1, keepdim=True)
+
+
+def _unit_x(like: Tensor) -> Tensor:
+    """The vector (1, 0) on ``like``'s device, made there: copying it from the host would make
+    a GPU wait."""
+    return torch.eye(2, dtype=like.dtype, device=like.device)[0]

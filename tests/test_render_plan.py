@@ -1,0 +1,160 @@
+"""Planned renders: the pixels and gradients of measured ones, without reading the device.
+
+On a CPU nothing waits, so "does not synchronise" is checked at the dispatcher: a planned
+render must not run any operator whose output size or value the host has to read back (that is
+what blocks on a GPU), nor copy host data to the device.
+"""
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from clipdraw import FillRule, LineCap, Scene, render
+from clipdraw.render import RenderPlan
+from clipdraw.render import pieces as pieces_module
+
+aten = torch.ops.aten
+# Operators that read a device value back to the host, or copy host data to the device.
+_HOST_READS = {aten._local_scalar_dense, aten.nonzero, aten._unique2, aten.unique_consecutive,
+               aten.unique_dim, aten.masked_select, aten.lift_fresh, aten.lift_fresh_copy}
+
+
+class _HostReads(TorchDispatchMode):
+    """Records the operators that would make a GPU render wait for the device."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        packet = func.overloadpacket
+        repeats = func is aten.repeat_interleave.Tensor and kwargs.get("output_size") is None
+        masked = packet in (aten.index, aten.index_put, aten.index_put_) and any(
+            i is not None and i.dtype == torch.bool for i in args[1])
+        if packet in _HOST_READS or repeats or masked:
+            self.seen.append(str(func))
+        return func(*args, **kwargs)
+
+
+def _strokes(width: float = 6.0, count: int = 24) -> Scene:
+    generator = torch.Generator().manual_seed(4)
+    start = torch.rand(count, 1, 2, generator=generator) * 48
+    steps = (torch.rand(count, 9, 2, generator=generator) - 0.5) * 12
+    return Scene.create(torch.cat([start, start + steps.cumsum(1)], 1),
+                        torch.randint(1, 4, (count,), generator=generator), 48, 40,
+                        stroke_width=width * (0.2 + torch.rand(count, generator=generator)),
+                        stroke_color=torch.rand(count, 4, generator=generator))
+
+
+def _fills_and_caps() -> Scene:
+    points = torch.zeros(3, 10, 2)
+    points[0, :4] = torch.tensor([[3.0, 3], [12, 3], [21, 3], [27, 3]])
+    points[1, :6] = torch.tensor([[3.0, 15], [27, 15], [27, 27], [15, 27], [3, 27], [3, 21]])
+    points[2, :6] = points[1, :6] * 0.5 + 6
+    return Scene.create(
+        points, torch.tensor([1, 2, 2]), 36, 30, closed=torch.tensor([False, True, True]),
+        stroke_width=torch.tensor([9.0, 6.0, 6.0]),
+        stroke_color=torch.tensor([[1.0, 0, 0, 0.7]] * 3),
+        fill_color=torch.tensor([[0.0, 0, 1, 0.5]] * 3),
+        fill_rule=torch.tensor([FillRule.NONZERO, FillRule.EVENODD, FillRule.EVENODD]),
+        shape=torch.tensor([0, 1, 1]),
+        linecap=torch.tensor([[LineCap.BUTT, LineCap.ROUND, LineCap.SQUARE]]),
+    )
+
+
+def _two_canvases() -> Scene:
+    return Scene.concat([_strokes(), _strokes(width=2.0)])
+
+
+def _rendered(scene: Scene, plan: RenderPlan | None) -> tuple[torch.Tensor, torch.Tensor]:
+    points = scene.points.clone().requires_grad_(True)
+    image = render(scene.replace(points=points), plan=plan)
+    image.square().sum().backward()
+    return image.detach(), points.grad
+
+
+@pytest.mark.parametrize("make_scene", [_strokes, _fills_and_caps, _two_canvases])
+def test_planned_render_gives_the_pixels_and_gradients_of_a_measured_one(make_scene) -> None:
+    scene = make_scene()
+    expected, expected_grad = _rendered(scene, None)
+    plan = RenderPlan()
+    measuring = _rendered(scene, plan)
+    assert plan.measured and plan.fits()
+    with _HostReads() as reads:
+        image, grad = _rendered(scene, plan)
+    assert reads.seen == []
+    assert plan.fits()
+    for got in (measuring[0], image):
+        assert (got - expected).abs().max() <= 1e-6
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_the_detector_sees_what_a_measured_render_reads() -> None:
+    with _HostReads() as reads:
+        _rendered(_fills_and_caps(), None)
+    assert "aten.nonzero.default" in reads.seen and "aten._local_scalar_dense.default" in reads.seen
+
+
+def test_planned_render_over_several_layer_groups(monkeypatch) -> None:
+    monkeypatch.setattr(pieces_module, "ENTRIES_PER_GROUP", 600)
+    scene = _strokes()
+    expected, _ = _rendered(scene, None)
+    plan = RenderPlan()
+    _rendered(scene, plan)
+    assert len(plan.capacities["groups"]) > 3
+    with _HostReads() as reads:
+        image, _ = _rendered(scene.replace(points=scene.points + 0.25), plan)
+    assert reads.seen == [] and plan.fits()
+    shifted, _ = _rendered(scene.replace(points=scene.points + 0.25), None)
+    assert (image - shifted).abs().max() <= 1e-6
+    assert (image - expected).abs().max() > 0.1
+
+
+def test_a_scene_that_outgrows_its_plan_is_reported_and_measured_again() -> None:
+    thin, wide = _strokes(width=2.0), _strokes(width=8.0)
+    plan = RenderPlan()
+    _rendered(thin, plan)
+    assert plan.fits()
+    _rendered(wide, plan)
+    assert not plan.fits()
+    assert not plan.measured
+    image, _ = _rendered(wide, plan)
+    assert plan.fits() and plan.measured
+    assert (image - _rendered(wide, None)[0]).abs().max() <= 1e-6
+
+
+def test_headroom_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="headroom"):
+        RenderPlan(headroom=0.5)
+
+
+def test_a_planned_render_of_bad_values_is_safe_reported_and_then_named() -> None:
+    scene = _fills_and_caps()
+    plan = RenderPlan()
+    render(scene, plan=plan)
+    assert plan.fits()
+    points = scene.points.clone()
+    points[0, 1, 2] = float("nan")
+    broken = scene.replace(points=points, stroke_width=scene.stroke_width * -1)
+    render(broken, plan=plan)
+    assert not plan.fits()
+    with pytest.raises(ValueError, match="points contains NaN"):
+        render(broken, plan=plan)
+
+
+def test_planned_compiled_render_gives_the_pixels_of_an_eager_measured_one() -> None:
+    scene = _fills_and_caps()
+    plan = RenderPlan()
+    render(scene, plan=plan, compile=True)
+    image = render(scene, plan=plan, compile=True)
+    assert plan.fits()
+    assert (image - render(scene)).abs().max() <= 1e-5
+
+
+def test_a_plan_measures_afresh_for_a_scene_of_another_structure() -> None:
+    plan = RenderPlan()
+    render(_strokes(), plan=plan)
+    other = _fills_and_caps()
+    image = render(other, plan=plan)
+    assert plan.fits() and (image - render(other)).abs().max() <= 1e-6
