@@ -10,25 +10,11 @@ import warnings
 
 import pytest
 import torch
+from helpers import fills_and_caps, random_strokes
 
-from clipdraw import FillRule, LineCap, Scene, render
+from clipdraw import render
 from clipdraw.render import available_backends
 from clipdraw.render.diffvg_backend import _over
-
-
-def _scene() -> Scene:
-    points = torch.zeros(3, 10, 2)
-    points[0, :4] = torch.tensor([[1.0, 1], [4, 1], [7, 1], [9, 1]])
-    points[1, :6] = torch.tensor([[1.0, 5], [9, 5], [9, 9], [5, 9], [1, 9], [1, 7]])
-    points[2, :6] = points[1, :6] * 0.5 + 2
-    return Scene.create(
-        points, torch.tensor([1, 2, 2]), 12, 10, closed=torch.tensor([False, True, True]),
-        stroke_width=torch.tensor([3.0, 2.0, 2.0]),
-        stroke_color=torch.tensor([[1.0, 0, 0, 1]] * 3),
-        fill_color=torch.tensor([[0.0, 0, 1, 0.5]] * 3),
-        fill_rule=torch.tensor([FillRule.NONZERO, FillRule.EVENODD, FillRule.EVENODD]),
-        shape=torch.tensor([0, 1, 1]),
-    )
 
 
 def test_torch_backend_is_always_available_and_diffvg_only_when_importable():
@@ -40,13 +26,13 @@ def test_torch_backend_is_always_available_and_diffvg_only_when_importable():
 
 def test_unknown_backend_is_a_value_error_naming_the_choices():
     with pytest.raises(ValueError, match="unknown backend 'cairo'.*torch"):
-        render(_scene(), backend="cairo")
+        render(fills_and_caps(), backend="cairo")
 
 
 def test_missing_pydiffvg_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "pydiffvg", None)  # makes `import pydiffvg` fail
     with pytest.raises(ValueError, match="pydiffvg"):
-        render(_scene(), backend="diffvg")
+        render(fills_and_caps(), backend="diffvg")
 
 
 def test_over_composites_straight_alpha_like_the_formula():
@@ -81,39 +67,21 @@ def test_diffvg_backend_converts_widths_points_groups_and_fill_rules(monkeypatch
         RenderFunction=types.SimpleNamespace(serialize_scene=serialize_scene, apply=apply),
     )
     monkeypatch.setitem(sys.modules, "pydiffvg", fake)
-    image = render(_scene(), scale=2.0, backend="diffvg")
+    image = render(fills_and_caps(), scale=2.0, backend="diffvg")
 
-    assert image.shape == (1, 4, 20, 24)
+    assert image.shape == (1, 4, 60, 72)
     torch.testing.assert_close(image[0, :, 0, 0], torch.ones(4))  # white under transparency
-    assert (recorded["width"], recorded["height"]) == (24, 20)
+    assert (recorded["width"], recorded["height"]) == (72, 60)
     shapes, groups = recorded["shapes"], recorded["groups"]
     assert [s.points.shape[0] for s in shapes] == [4, 6, 6]  # open 3k+1, closed 3k points
     assert [s.is_closed for s in shapes] == [False, True, True]
-    torch.testing.assert_close(shapes[0].stroke_width, torch.tensor(3.0))  # half of 3 x scale 2
-    torch.testing.assert_close(shapes[0].points[1], torch.tensor([8.0, 2.0]))
+    torch.testing.assert_close(shapes[0].stroke_width, torch.tensor(9.0))  # half of 9 x scale 2
+    torch.testing.assert_close(shapes[0].points[1], torch.tensor([24.0, 6.0]))
     assert [g.shape_ids.tolist() for g in groups] == [[0], [1, 2]]
     assert [g.even_odd for g in groups] == [False, True]
 
 
-def _random_strokes() -> Scene:
-    generator = torch.Generator().manual_seed(4)
-    count = 24
-    start = torch.rand(count, 1, 2, generator=generator) * 48
-    points = torch.cat([start, start + (torch.rand(count, 9, 2, generator=generator) - 0.5)
-                        .mul(12).cumsum(1)], 1)
-    return Scene.create(points, torch.randint(1, 4, (count,), generator=generator), 48, 40,
-                        stroke_width=1 + 12 * torch.rand(count, generator=generator),
-                        stroke_color=torch.rand(count, 4, generator=generator))
-
-
-def _fills_and_caps() -> Scene:
-    scene = _scene()
-    return scene.replace(points=scene.points * 3,
-                         linecap=torch.tensor([[LineCap.BUTT, LineCap.ROUND, LineCap.SQUARE]]),
-                         width=36, height=30)
-
-
-@pytest.mark.parametrize("make_scene", [_random_strokes, _fills_and_caps])
+@pytest.mark.parametrize("make_scene", [lambda: random_strokes(width=12.0), fills_and_caps])
 def test_compiled_render_gives_the_pixels_and_gradients_of_eager_render(make_scene) -> None:
     scene = make_scene()
     results = []

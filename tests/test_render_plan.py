@@ -7,9 +7,10 @@ what blocks on a GPU), nor copy host data to the device.
 
 import pytest
 import torch
+from helpers import fills_and_caps, random_strokes
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from clipdraw import FillRule, LineCap, Scene, render
+from clipdraw import Scene, render
 from clipdraw.render import RenderPlan
 from clipdraw.render import pieces as pieces_module
 
@@ -37,34 +38,8 @@ class _HostReads(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
-def _strokes(width: float = 6.0, count: int = 24) -> Scene:
-    generator = torch.Generator().manual_seed(4)
-    start = torch.rand(count, 1, 2, generator=generator) * 48
-    steps = (torch.rand(count, 9, 2, generator=generator) - 0.5) * 12
-    return Scene.create(torch.cat([start, start + steps.cumsum(1)], 1),
-                        torch.randint(1, 4, (count,), generator=generator), 48, 40,
-                        stroke_width=width * (0.2 + torch.rand(count, generator=generator)),
-                        stroke_color=torch.rand(count, 4, generator=generator))
-
-
-def _fills_and_caps() -> Scene:
-    points = torch.zeros(3, 10, 2)
-    points[0, :4] = torch.tensor([[3.0, 3], [12, 3], [21, 3], [27, 3]])
-    points[1, :6] = torch.tensor([[3.0, 15], [27, 15], [27, 27], [15, 27], [3, 27], [3, 21]])
-    points[2, :6] = points[1, :6] * 0.5 + 6
-    return Scene.create(
-        points, torch.tensor([1, 2, 2]), 36, 30, closed=torch.tensor([False, True, True]),
-        stroke_width=torch.tensor([9.0, 6.0, 6.0]),
-        stroke_color=torch.tensor([[1.0, 0, 0, 0.7]] * 3),
-        fill_color=torch.tensor([[0.0, 0, 1, 0.5]] * 3),
-        fill_rule=torch.tensor([FillRule.NONZERO, FillRule.EVENODD, FillRule.EVENODD]),
-        shape=torch.tensor([0, 1, 1]),
-        linecap=torch.tensor([[LineCap.BUTT, LineCap.ROUND, LineCap.SQUARE]]),
-    )
-
-
 def _two_canvases() -> Scene:
-    return Scene.concat([_strokes(), _strokes(width=2.0)])
+    return Scene.concat([random_strokes(), random_strokes(width=2.0)])
 
 
 def _rendered(scene: Scene, plan: RenderPlan | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,7 +49,7 @@ def _rendered(scene: Scene, plan: RenderPlan | None) -> tuple[torch.Tensor, torc
     return image.detach(), points.grad
 
 
-@pytest.mark.parametrize("make_scene", [_strokes, _fills_and_caps, _two_canvases])
+@pytest.mark.parametrize("make_scene", [random_strokes, fills_and_caps, _two_canvases])
 def test_planned_render_gives_the_pixels_and_gradients_of_a_measured_one(make_scene) -> None:
     scene = make_scene()
     expected, expected_grad = _rendered(scene, None)
@@ -92,13 +67,13 @@ def test_planned_render_gives_the_pixels_and_gradients_of_a_measured_one(make_sc
 
 def test_the_detector_sees_what_a_measured_render_reads() -> None:
     with _HostReads() as reads:
-        _rendered(_fills_and_caps(), None)
+        _rendered(fills_and_caps(), None)
     assert "aten.nonzero.default" in reads.seen and "aten._local_scalar_dense.default" in reads.seen
 
 
 def test_planned_render_over_several_layer_groups(monkeypatch) -> None:
     monkeypatch.setattr(pieces_module, "ENTRIES_PER_GROUP", 600)
-    scene = _strokes()
+    scene = random_strokes()
     expected, _ = _rendered(scene, None)
     plan = RenderPlan()
     _rendered(scene, plan)
@@ -112,7 +87,7 @@ def test_planned_render_over_several_layer_groups(monkeypatch) -> None:
 
 
 def test_a_scene_that_outgrows_its_plan_is_reported_and_measured_again() -> None:
-    thin, wide = _strokes(width=2.0), _strokes(width=8.0)
+    thin, wide = random_strokes(width=2.0), random_strokes(width=8.0)
     plan = RenderPlan()
     _rendered(thin, plan)
     assert plan.fits()
@@ -130,7 +105,7 @@ def test_headroom_below_one_is_refused() -> None:
 
 
 def test_a_planned_render_of_bad_values_is_safe_reported_and_then_named() -> None:
-    scene = _fills_and_caps()
+    scene = fills_and_caps()
     plan = RenderPlan()
     render(scene, plan=plan)
     assert plan.fits()
@@ -144,7 +119,7 @@ def test_a_planned_render_of_bad_values_is_safe_reported_and_then_named() -> Non
 
 
 def test_planned_compiled_render_gives_the_pixels_of_an_eager_measured_one() -> None:
-    scene = _fills_and_caps()
+    scene = fills_and_caps()
     plan = RenderPlan()
     render(scene, plan=plan, compile=True)
     image = render(scene, plan=plan, compile=True)
@@ -154,7 +129,7 @@ def test_planned_compiled_render_gives_the_pixels_of_an_eager_measured_one() -> 
 
 def test_a_plan_measures_afresh_for_a_scene_of_another_structure() -> None:
     plan = RenderPlan()
-    render(_strokes(), plan=plan)
-    other = _fills_and_caps()
+    render(random_strokes(), plan=plan)
+    other = fills_and_caps()
     image = render(other, plan=plan)
     assert plan.fits() and (image - render(other)).abs().max() <= 1e-6
