@@ -116,10 +116,10 @@ class Sizes:
         return torch.nonzero_static(mask, size=capacity, fill_value=mask.numel()).squeeze(1)
 
     def distinct(self, key: Hashable, values: Tensor, ignore: int) -> list[int]:
-        """The sorted distinct ``values`` other than ``ignore``: read, or those of the measuring
-        render; either way with twice the largest added (any larger value makes the plan
-        overflow). Work is
-        batched by these values, each batch taking the values up to its own."""
+        """The sorted distinct ``values`` other than ``ignore`` (read, or those of the
+        measuring render), and twice the largest, to grow into. Work is batched by these
+        values, each batch taking the values above the previous one up to its own; planned,
+        a value above the last makes the plan overflow."""
         if not self.planned:
             found = [v for v in torch.unique(values).tolist() if v != ignore]
             found = found + [2 * found[-1]] if found else []
