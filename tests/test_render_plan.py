@@ -13,6 +13,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from clipdraw import Scene, render
 from clipdraw.render import RenderPlan
 from clipdraw.render import pieces as pieces_module
+from clipdraw.render import plan as plan_module
 
 aten = torch.ops.aten
 # Operators that read a device value back to the host, or copy host data to the device.
@@ -133,3 +134,19 @@ def test_a_plan_measures_afresh_for_a_scene_of_another_structure() -> None:
     other = fills_and_caps()
     image = render(other, plan=plan)
     assert plan.fits() and (image - render(other)).abs().max() <= 1e-6
+
+
+@pytest.mark.parametrize("size", [0, 3, 40, 90])
+def test_fixed_size_helpers_match_the_torch_operators_they_replace(size) -> None:
+    generator = torch.Generator().manual_seed(size)
+    mask = torch.rand(64, generator=generator) > 0.5
+    expected = torch.nonzero_static(mask, size=size, fill_value=64).squeeze(1)
+    assert torch.equal(plan_module._true_indices(mask, size), expected)
+    counts = torch.randint(0, 4, (size,), generator=generator)
+    owner, within = plan_module.spread(counts, int(counts.sum()) + 5)
+    repeated = torch.repeat_interleave(torch.arange(size), counts)
+    assert torch.equal(owner[: repeated.numel()], repeated)
+    assert (owner[repeated.numel():] == size).all()
+    starts = torch.cumsum(counts, 0) - counts
+    assert torch.equal(within[: repeated.numel()],
+                       torch.arange(repeated.numel()) - starts[repeated])

@@ -112,8 +112,7 @@ class Sizes:
                 self.plan.capacities[key] = self._grown(index.numel())
             return index
         self.plan._needed[key] = mask.sum()
-        capacity = self.plan.capacities.get(key, 0)
-        return torch.nonzero_static(mask, size=capacity, fill_value=mask.numel()).squeeze(1)
+        return _true_indices(mask, self.plan.capacities.get(key, 0))
 
     def distinct(self, key: Hashable, values: Tensor, ignore: int) -> list[int]:
         """The sorted distinct ``values`` other than ``ignore`` (read, or those of the
@@ -141,6 +140,16 @@ class Sizes:
 
     def _grown(self, length: int) -> int:
         return math.ceil(length * self.plan.headroom) + 16
+
+
+def _true_indices(mask: Tensor, size: int) -> Tensor:
+    """The first ``size`` indices of true entries of ``mask``, padded with ``len(mask)``:
+    ``torch.nonzero_static``, which older torch versions lack on CUDA."""
+    count = mask.numel()
+    rank = torch.cumsum(mask, 0) - 1
+    target = torch.where(mask & (rank < size), rank, size)
+    index = torch.full((size + 1,), count, dtype=torch.long, device=mask.device)
+    return index.scatter(0, target, torch.arange(count, device=mask.device))[:size]
 
 
 def spread(counts: Tensor, length: int) -> tuple[Tensor, Tensor]:
