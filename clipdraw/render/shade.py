@@ -37,8 +37,7 @@ def edge_normal(offset: Tensor, distance: Tensor, coefficients: Tensor, t: Tenso
     across = torch.stack([-tangent[:, 1], tangent[:, 0]], -1)
     length = across.norm(dim=-1, keepdim=True)
     radial = offset / distance.clamp_min(1e-9)[:, None]
-    fallback = torch.where((distance > 1e-6)[:, None], radial,
-                           _unit_x(t))
+    fallback = torch.where((distance > 1e-6)[:, None], radial, _unit_x(t))
     interior = ((t > 0) & (t < 1))[:, None] & (length > 1e-6)
     return torch.where(interior, across / length.clamp_min(1e-6), fallback)
 
