@@ -150,3 +150,11 @@ def test_fixed_size_helpers_match_the_torch_operators_they_replace(size) -> None
     starts = torch.cumsum(counts, 0) - counts
     assert torch.equal(within[: repeated.numel()],
                        torch.arange(repeated.numel()) - starts[repeated])
+
+
+def test_fits_speaks_of_the_latest_render_only() -> None:
+    plan = RenderPlan()
+    render(random_strokes(width=8.0), plan=plan)
+    render(random_strokes(width=8.0), plan=plan)  # planned; its needs are never checked
+    render(fills_and_caps(), plan=plan)  # another structure: measured
+    assert plan.fits()

@@ -72,8 +72,11 @@ class Sizes:
     """
 
     def __init__(self, plan: RenderPlan | None, structure: Hashable) -> None:
-        if plan is not None and plan.structure != structure:
-            plan.capacities, plan.structure = {}, structure
+        if plan is not None:
+            # fits() speaks of the latest render only.
+            plan._needed = {}
+            if plan.structure != structure:
+                plan.capacities, plan.structure = {}, structure
         self.plan = plan
         self.planned = plan is not None and plan.measured
 
