@@ -130,7 +130,7 @@ def flatten(
     Pieces of path ``g`` belong to the layers of its shape's leader ``leader[g]``. Padding
     pieces (planned renders) have layer ``len(layer_on)``, past every real one.
     """
-    paths, slots = controls.shape[:2]
+    slots = controls.shape[1]
     fill_layer = 2 * leader
     stroke_layer = fill_layer + 1
     # The last slot is a fill's closing line, never stroked.

@@ -231,9 +231,8 @@ def _shade_group(
             return layer, x, y, torch.zeros(0, dtype=table.dtype, device=device)
         shaded = sizes.nonzero(("shaded", number), shading)
         read = shaded.clamp(max=count - 1)
-        kind = layer[read] % 2
-        is_stroke = (kind == STROKE) & (shaded < count)
-        is_fill = (kind == FILL) & (shaded < count)
+        kind = torch.where(shaded < count, layer[read] % 2, -1)
+        is_stroke, is_fill = kind == STROKE, kind == FILL
         if winding is not None:
             inside = inside[active[read]]
             winding = winding[active[read]]
