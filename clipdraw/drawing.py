@@ -29,7 +29,7 @@ from clipdraw.objectives import build_objectives
 from clipdraw.optimise import Callback, Optimisation, StepInfo, over_white
 from clipdraw.render import render
 from clipdraw.scene import Scene
-from clipdraw.settings import DrawSettings
+from clipdraw.settings import DrawSettings, ResolvedSettings, SettingsError
 
 __all__ = [
     "DrawFailed",
@@ -40,6 +40,7 @@ __all__ = [
     "VideoRecorder",
     "draw",
     "draw_batch",
+    "import_svg",
     "initial_scene",
     "load_models",
 ]
@@ -136,27 +137,40 @@ class DrawFailed(RuntimeError):
         self.drawings = drawings
 
 
-def load_models(settings: DrawSettings, device: str | torch.device = "auto") -> list[ClipModel]:
-    """The CLIP ensemble ``settings`` asks for (empty when no objective needs CLIP)."""
-    if not settings.uses_clip:
+def load_models(
+    settings: DrawSettings | Sequence[DrawSettings], device: str | torch.device = "auto"
+) -> list[ClipModel]:
+    """The CLIP ensemble the settings ask for (empty when no drawing's objectives need CLIP).
+
+    Given several settings (one batch), the models of the first that uses CLIP: a batch shares
+    its models (:meth:`DrawSettings.shared_fields`).
+    """
+    batch = [settings] if isinstance(settings, DrawSettings) else list(settings)
+    first = next((s for s in batch if s.uses_clip), None)
+    if first is None:
         return []
-    return [load_clip(spec, settings.pretrained, settings.clip_weights, resolve_device(device))
-            for spec in settings.models]
+    return [load_clip(spec, first.pretrained, first.clip_weights, resolve_device(device))
+            for spec in first.models]
 
 
-def initial_scene(
-    settings: DrawSettings, generator: torch.Generator, device: torch.device, dtype: torch.dtype
-) -> tuple[Scene, Tensor]:
-    """A drawing's starting scene (B = 1) and which of its paths are trainable, shape (1, N)."""
-    scene = random_scene(settings, generator, device=device, dtype=dtype)
-    trainable = torch.ones(1, scene.num_paths, dtype=torch.bool, device=device)
+def import_svg(settings: ResolvedSettings, device: torch.device, dtype: torch.dtype
+               ) -> Scene | None:
+    """The ``init_svg`` drawing scaled to the settings' canvas (``None`` without one).
+
+    Raises:
+        SettingsError: the SVG cannot be read, or holds no paths and no random ones are added.
+    """
     if settings.init_svg is None:
-        return scene, trainable
-    from clipdraw.svg import load_svg
+        return None
+    from clipdraw.svg import SvgImportError, load_svg
 
-    imported = load_svg(settings.init_svg, device=device, dtype=dtype)
+    try:
+        imported = load_svg(settings.init_svg, device=device, dtype=dtype)
+    except (SvgImportError, OSError, ValueError) as error:
+        raise SettingsError("init_svg", str(error)) from None
     if imported.num_paths == 0 and settings.paths == 0:
-        raise ValueError(f"{settings.init_svg} holds no paths to start from; add --paths")
+        raise SettingsError("init_svg", f"{settings.init_svg} holds no paths to start from; "
+                                        "add --paths")
     if (imported.width, imported.height) != (settings.width, settings.height):
         factor = torch.tensor([settings.width / imported.width, settings.height / imported.height],
                               device=device, dtype=dtype)
@@ -165,6 +179,23 @@ def initial_scene(
             stroke_width=imported.stroke_width * factor.mean(),
             width=settings.width, height=settings.height,
         )
+    return imported
+
+
+def initial_scene(
+    settings: ResolvedSettings, generator: torch.Generator, device: torch.device,
+    dtype: torch.dtype, imported: Scene | None = None,
+) -> tuple[Scene, Tensor]:
+    """A drawing's starting scene (B = 1) and which of its paths are trainable, shape (1, N).
+
+    ``imported`` is :func:`import_svg`'s result (read here when not given).
+    """
+    scene = random_scene(settings, generator, device=device, dtype=dtype)
+    trainable = torch.ones(1, scene.num_paths, dtype=torch.bool, device=device)
+    if imported is None:
+        imported = import_svg(settings, device, dtype)
+    if imported is None:
+        return scene, trainable
     if float(imported.background[0, 3]) == 0:  # no background of its own: use the settings'
         imported = imported.replace(background=scene.background)
     kept = torch.full((1, imported.num_paths), not settings.freeze_init, device=device)
@@ -186,8 +217,11 @@ def draw_batch(
     learning rates, clamps and objectives, and comes out as it would alone (up to float
     rounding). ``clip_models`` reuses loaded models (else the settings' ``models`` are loaded).
 
+    Drawings may come in any order: those with and without CLIP objectives mix freely.
+
     Raises:
-        ValueError: bad settings (before any model is loaded).
+        SettingsError: bad settings, naming the option (before any model is loaded).
+        ValueError: an image that cannot be read (before any model is loaded).
         ModelLoadError: the CLIP model cannot be had.
         DrawInterrupted: Ctrl-C; ``.drawings`` holds the latest drawings.
         DrawFailed: another error mid-run; ``.drawings`` holds the latest drawings.
@@ -197,11 +231,13 @@ def draw_batch(
     resolved = [s.validate().resolved() for s in settings]
     objectives = [build_objectives(s) for s in resolved]
     device = resolve_device(device)
+    imported = [import_svg(s, device, dtype) for s in resolved]
     models = clip_models
     if models is None:
-        models = load_models(resolved[0], device)
+        models = load_models(resolved, device)
     generators = [torch.Generator().manual_seed(int(s.seed)) for s in resolved]
-    starts = [initial_scene(s, g, device, dtype) for s, g in zip(resolved, generators)]
+    starts = [initial_scene(s, g, device, dtype, svg)
+              for s, g, svg in zip(resolved, generators, imported)]
     counts = [scene.num_paths for scene, _ in starts]
     scene = Scene.concat([scene for scene, _ in starts])
     trainable = torch.zeros(len(starts), scene.num_paths, dtype=torch.bool, device=device)

@@ -1,27 +1,46 @@
 """Every option of a drawing, with CLIPDraw's recipe as the defaults, in one place.
 
-:class:`DrawSettings` is a frozen dataclass. Options that depend on the mode (``paths``,
-``iterations``, ``max_width``, ``init_radius``, ``point_lr_schedule``) default to ``None`` and are
-filled in by :meth:`DrawSettings.resolved` from :data:`CLIPDRAW_DEFAULTS` (text/image prompts, the
-CLIPDraw paper) or :data:`PAINTERLY_DEFAULTS` (a pixel target alone, diffvg's painterly-rendering
-example).
+:class:`DrawSettings` holds what a person asked for; options left to the mode are ``None``.
+:meth:`DrawSettings.resolved` fills them in and returns a :class:`ResolvedSettings`, the type the
+pipeline works with: from :data:`CLIPDRAW_DEFAULTS` (text or image prompts, the CLIPDraw paper) or
+:data:`PAINTERLY_DEFAULTS` (a pixel target alone, diffvg's painterly-rendering example). How each
+option is spelled, read and bounded lives in :mod:`clipdraw.options`.
+
+Example:
+    >>> settings = DrawSettings(prompts=("a red apple",), iterations=50)
+    >>> resolved = settings.validate().resolved()
+    >>> resolved.paths, resolved.iterations, (resolved.width, resolved.height)
+    (256, 50, (224, 224))
+    >>> DrawSettings(target="photo.png").resolved().max_width
+    4.0
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from clipdraw.options import (
+    LIMITS,
+    OPTION_BY_FIELD,
+    Number,
+    OptionError,
+    ValueType,
+    parse_size,
+)
 
 __all__ = [
     "CLASSIC_NEGATIVES",
-    "parse_size",
     "CLIPDRAW_DEFAULTS",
     "PAINTERLY_DEFAULTS",
     "REFERENCE_SIZE",
     "DrawSettings",
+    "ResolvedSettings",
+    "SettingsError",
+    "parse_size",
 ]
 
 #: CLIPDraw's two negative prompts (Frans et al. 2021, the notebook's ``use_negative``).
@@ -52,63 +71,64 @@ PAINTERLY_DEFAULTS: Mapping[str, Any] = {
 _MODE_FIELDS = tuple(CLIPDRAW_DEFAULTS)
 
 
+class SettingsError(OptionError):
+    """Settings that cannot be drawn; ``key`` names the option (see :mod:`clipdraw.options`)."""
+
+
 def _tuple(value: Any) -> tuple:
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
-    return tuple(value)
+    try:
+        return tuple(value)
+    except TypeError:
+        return (value,)
+
+
+def _float_or_keep(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value  # validate() names it
 
 
 @dataclass(frozen=True)
 class DrawSettings:
-    """All the options of one drawing; the defaults reproduce the CLIPDraw paper.
+    """All the options of one drawing, as asked for; the defaults reproduce the CLIPDraw paper.
+
+    Options that depend on the mode are ``None`` until :meth:`resolved`. Each field is described
+    in :data:`clipdraw.options.OPTIONS` (``clipdraw draw --help`` prints the same words).
 
     Args:
-        prompts: text prompts the drawing should match.
-        prompt_weights: one weight per prompt (empty: all 1).
-        negatives: prompts the drawing should not match.
-        negative_weight: weight of each negative prompt (CLIPDraw: 0.3).
-        image_prompt: path of an image whose CLIP embedding is a target.
-        image_prompt_weight: weight of the image prompt.
-        target: path of an image to reconstruct pixel by pixel (mean squared error).
-        target_weight: weight of the pixel target.
-        width, height: canvas size in SVG units (pixels at scale 1).
-        paths: number of random paths (added on top of ``init_svg``'s, default 0 then).
-        shape: ``"strokes"`` (open stroked paths) or ``"blobs"`` (closed filled paths).
-        min_segments, max_segments: cubic segments per random stroke (blobs: 3 to 5).
-        init_radius: control points step by ``init_radius * canvas * (rand - 0.5)``.
-        stroke_width: initial full stroke width in SVG units.
-        min_width, max_width: clamp of the stroke widths after each step.
-        background: straight RGBA background composited under the drawing.
-        iterations: optimisation steps.
-        point_lr: Adam learning rate of the points, in pixels at a 224-pixel canvas.
-        width_lr: Adam learning rate of the full stroke widths.
-        color_lr: Adam learning rate of the colours.
-        point_lr_schedule: ``(fraction, lr)`` pairs: from ``fraction * iterations`` on, the point
-            learning rate is ``lr`` (scaled with the canvas like ``point_lr``).
-        num_augs: augmented views of each canvas per step and model.
-        distortion: RandomPerspective distortion scale.
-        crop_scale: RandomResizedCrop area range.
-        models: open_clip model specs; several make an ensemble whose losses are averaged.
-        pretrained: open_clip pretrained tag for built-in model names (``"none"``: random).
-        clip_weights: a local checkpoint file loaded into the model(s).
-        seed: seed of the drawing's own random generator (initialisation and augmentations).
-        init_svg: an SVG whose paths start the optimisation (scaled to the canvas; its own
-            background, if it has one, replaces ``background``).
-        freeze_init: keep the paths of ``init_svg`` fixed.
+        prompts, prompt_weights: text prompts and their weights (empty: all 1).
+        negatives, negative_weights: prompts to stay away from, and their weights (empty:
+            ``negative_weight`` each); ``classic_negatives`` adds CLIPDraw's two.
+        image_prompt, target: an image to match in CLIP space, or pixel by pixel; each with a
+            weight.
+        width, height: canvas size in SVG units (pixels at scale 1); ``None``: 224, the
+            ``init_svg``'s own canvas, or the ``target``'s aspect.
+        paths, shape, min_segments, max_segments, init_radius, stroke_width, min_width,
+            max_width, background: what is drawn and how it starts.
+        iterations, point_lr, width_lr, color_lr, point_lr_schedule: the optimiser.
+        num_augs, distortion, crop_scale: the augmented views.
+        models, pretrained, clip_weights: the CLIP ensemble.
+        seed: the drawing's own random generator (initialisation and views).
+        init_svg, freeze_init: start from an SVG's paths (and keep them fixed).
     """
 
     prompts: tuple[str, ...] = ()
-    prompt_weights: tuple[float, ...] = ()
+    prompt_weights: tuple[float | None, ...] = ()
     negatives: tuple[str, ...] = ()
+    negative_weights: tuple[float | None, ...] = ()
     negative_weight: float = 0.3
+    classic_negatives: bool = False
     image_prompt: str | None = None
     image_prompt_weight: float = 1.0
     target: str | None = None
     target_weight: float = 1.0
-    width: int = 224
-    height: int = 224
+    width: int | None = None
+    height: int | None = None
     paths: int | None = None
     shape: str = "strokes"
     min_segments: int | None = None
@@ -135,14 +155,15 @@ class DrawSettings:
 
     def __post_init__(self) -> None:
         for name in ("prompts", "negatives", "models"):
-            object.__setattr__(self, name, tuple(str(v) for v in _tuple(getattr(self, name))))
-        object.__setattr__(
-            self, "prompt_weights", tuple(float(v) for v in _tuple(self.prompt_weights))
-        )
-        object.__setattr__(self, "background", tuple(float(v) for v in self.background))
-        object.__setattr__(self, "crop_scale", tuple(float(v) for v in self.crop_scale))
+            object.__setattr__(self, name, _tuple(getattr(self, name)))
+        for name in ("prompt_weights", "negative_weights", "background", "crop_scale"):
+            object.__setattr__(self, name, tuple(_float_or_keep(v)
+                                                 for v in _tuple(getattr(self, name))))
         if self.point_lr_schedule is not None:
-            schedule = tuple((float(f), float(lr)) for f, lr in self.point_lr_schedule)
+            try:
+                schedule = tuple((float(f), float(lr)) for f, lr in self.point_lr_schedule)
+            except (TypeError, ValueError):
+                schedule = self.point_lr_schedule  # validate() names it
             object.__setattr__(self, "point_lr_schedule", schedule)
 
     # -- modes and defaults ---------------------------------------------------------------------
@@ -155,8 +176,12 @@ class DrawSettings:
     def uses_clip(self) -> bool:
         return bool(self.prompts) or self.image_prompt is not None
 
-    def resolved(self) -> DrawSettings:
-        """A copy with every ``None`` option replaced by its mode's default."""
+    def resolved(self) -> ResolvedSettings:
+        """The settings with every mode-dependent option filled in.
+
+        The canvas: ``width``/``height`` if given; else the ``init_svg``'s own canvas; else, with a
+        ``target`` image, 224 px on its long side at the image's aspect; else 224x224.
+        """
         defaults = PAINTERLY_DEFAULTS if self.painterly else CLIPDRAW_DEFAULTS
         changes = {k: defaults[k] for k in _MODE_FIELDS if getattr(self, k) is None}
         if self.paths is None and self.init_svg is not None:
@@ -166,48 +191,63 @@ class DrawSettings:
             changes["min_segments"] = 3 if blobs else 1
         if self.max_segments is None:
             changes["max_segments"] = 5 if blobs else 3
-        return dataclasses.replace(self, **changes) if changes else self
+        if self.width is None or self.height is None:
+            width, height = _natural_canvas(self)
+            changes["width"] = self.width or width
+            changes["height"] = self.height or height
+        prompt_weights = self.prompt_weights or (None,) * len(self.prompts)
+        changes["prompt_weights"] = tuple(1.0 if w is None else w for w in prompt_weights)
+        negatives = self.negatives + (CLASSIC_NEGATIVES if self.classic_negatives else ())
+        weights = self.negative_weights or (None,) * len(self.negatives)
+        weights += (None,) * len(CLASSIC_NEGATIVES) * self.classic_negatives
+        changes["negatives"] = negatives
+        changes["negative_weights"] = tuple(self.negative_weight if w is None else w
+                                            for w in weights)
+        changes["classic_negatives"] = False
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return ResolvedSettings(**{**values, **changes})
 
     def validate(self) -> DrawSettings:
-        """Raise ``ValueError`` naming the first bad option; return ``self``."""
+        """Check every option against :mod:`clipdraw.options` and the rules between them.
+
+        Returns ``self``; raises :class:`SettingsError` naming the first bad option.
+        """
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            option = OPTION_BY_FIELD[f.name]
+            try:
+                _FIELD_CHECKS.get(f.name, option.type).check(value)
+            except (TypeError, ValueError) as error:
+                raise SettingsError(option.key, str(error)) from None
         s = self.resolved()
         if not s.prompts and s.image_prompt is None and s.target is None:
-            raise ValueError("nothing to draw: give a prompt, an image prompt or a pixel target")
-        if any(not p.strip() for p in s.prompts):
-            raise ValueError("prompts must not be empty")
-        if any(not p.strip() for p in s.negatives):
-            raise ValueError("negative prompts must not be empty")
-        if s.prompt_weights and len(s.prompt_weights) != len(s.prompts):
-            raise ValueError("give one prompt weight per prompt")
-        positive = {
-            "width": s.width, "height": s.height, "iterations": s.iterations,
-            "num_augs": s.num_augs, "min_segments": s.min_segments,
-        }
-        for name, value in positive.items():
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
-        if s.paths < 0:
-            raise ValueError(f"paths must be non-negative, got {s.paths}")
+            raise SettingsError("prompts", "nothing to draw: give a prompt, an image prompt or a "
+                                           "pixel target")
+        if len(s.prompt_weights) != len(s.prompts):
+            raise SettingsError("prompts", "give one prompt weight per prompt")
+        if len(s.negative_weights) != len(s.negatives):
+            raise SettingsError("negatives", "give one weight per negative prompt")
         if s.paths == 0 and s.init_svg is None:
-            raise ValueError("paths must be positive (or start from init_svg)")
+            raise SettingsError("paths", "paths must be positive (or start from an SVG)")
         if s.max_segments < s.min_segments:
-            raise ValueError("max_segments must be at least min_segments")
-        if s.shape not in ("strokes", "blobs"):
-            raise ValueError(f"shape must be 'strokes' or 'blobs', got {s.shape!r}")
-        if not 0 < s.min_width <= s.max_width:
-            raise ValueError(f"need 0 < min_width <= max_width, got {s.min_width}, {s.max_width}")
-        if not 0 <= s.distortion <= 1:
-            raise ValueError(f"distortion must lie in [0, 1], got {s.distortion}")
+            raise SettingsError("max_segments", "must be at least the fewest segments "
+                                                f"({s.min_segments}), got {s.max_segments}")
+        if s.min_width > s.max_width:
+            raise SettingsError("min_width", f"the smallest width {s.min_width:g} is above the "
+                                             f"largest {s.max_width:g}")
         low, high = s.crop_scale
-        if not 0 < low <= high <= 1:
-            raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {s.crop_scale}")
-        if len(s.background) != 4 or any(not 0 <= c <= 1 for c in s.background):
-            raise ValueError("background must be four numbers in [0, 1] (RGBA)")
+        if low > high:
+            raise SettingsError("crop_scale", f"need LOW <= HIGH, got {s.crop_scale}")
         if s.uses_clip and not s.models:
-            raise ValueError("give at least one CLIP model")
-        for name in ("point_lr", "width_lr", "color_lr"):
-            if getattr(s, name) < 0:
-                raise ValueError(f"{name} must be non-negative")
+            raise SettingsError("models", "give at least one CLIP model")
+        if s.freeze_init and s.init_svg is None:
+            raise SettingsError("freeze_init", "needs --init (an SVG to start from)")
+        for name in ("image_prompt", "target", "init_svg", "clip_weights"):
+            path = getattr(s, name)
+            if path is not None and not Path(path).is_file():
+                raise SettingsError(OPTION_BY_FIELD[name].key, f"file {path!r} does not exist")
         return self
 
     # -- serialisation --------------------------------------------------------------------------
@@ -224,8 +264,11 @@ class DrawSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DrawSettings:
-        """Rebuild settings from :meth:`to_dict` output; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        """Rebuild settings from :meth:`to_dict` output; unknown keys raise ``ValueError``.
+
+        Values are read as the options read them, so a hand-edited file gets the same checks.
+        """
+        names = {f.name for f in dataclasses.fields(DrawSettings)}
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown settings: {sorted(unknown)}")
@@ -241,23 +284,54 @@ class DrawSettings:
                 "num_augs")
 
 
-def parse_size(value: Any) -> tuple[int, int]:
-    """Canvas ``(width, height)`` from ``224``, ``"224"``, ``"320x240"`` or ``[320, 240]``.
+@dataclass(frozen=True)
+class ResolvedSettings(DrawSettings):
+    """Settings with every mode-dependent option filled in: what the pipeline draws.
 
-    Raises ``ValueError`` for anything else, or for sizes that are not positive.
+    Every field holds a value (no ``None`` for the mode to decide); ``prompt_weights`` and
+    ``negative_weights`` have one weight per prompt, and ``negatives`` includes the classic ones.
     """
-    numbers: list[int] = []
-    try:
-        if isinstance(value, str):
-            numbers = [int(p) for p in re.split(r"[x*,\s]+", value.strip().lower()) if p]
-        elif isinstance(value, (list, tuple)):
-            numbers = [int(v) for v in value]
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            numbers = [int(value)]
-    except (TypeError, ValueError):
-        numbers = []
-    if len(numbers) == 1:
-        numbers = numbers * 2
-    if len(numbers) != 2 or min(numbers) <= 0:
-        raise ValueError(f"size: expected N or WxH with positive integers, got {value!r}")
-    return numbers[0], numbers[1]
+
+    def resolved(self) -> ResolvedSettings:
+        return self
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResolvedSettings:
+        return DrawSettings.from_dict(data).resolved()
+
+
+def _natural_canvas(settings: DrawSettings) -> tuple[int, int]:
+    """The canvas a drawing gets when no size is given (see :meth:`DrawSettings.resolved`)."""
+    if settings.init_svg is not None:
+        try:
+            from clipdraw.svg import load_svg
+
+            scene = load_svg(settings.init_svg)
+            return scene.width, scene.height
+        except Exception:  # unreadable: the file checks report it; draw on the default canvas
+            pass
+    elif settings.target is not None:
+        try:
+            from PIL import Image
+
+            with Image.open(settings.target) as image:
+                width, height = image.size
+            scale = REFERENCE_SIZE / max(width, height)
+            return max(1, round(width * scale)), max(1, round(height * scale))
+        except Exception:
+            pass
+    return REFERENCE_SIZE, REFERENCE_SIZE
+
+
+@dataclass(frozen=True)
+class _Weights(ValueType):
+    """One weight per text; ``None`` stands for the default weight."""
+
+    def check(self, value: Any) -> None:
+        weight = Number(minimum=-LIMITS["weight"], maximum=LIMITS["weight"])
+        for item in value:
+            if item is not None:
+                weight.check(item)
+
+
+_FIELD_CHECKS = {"prompt_weights": _Weights(), "negative_weights": _Weights()}

@@ -8,7 +8,7 @@ from helpers import tiny_settings
 
 from clipdraw.drawing import DrawFailed, Drawing, DrawInterrupted, draw, draw_batch
 from clipdraw.io import save_png
-from clipdraw.settings import DrawSettings
+from clipdraw.settings import DrawSettings, SettingsError
 from clipdraw.svg import load_svg, read_svg_metadata
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -135,10 +135,31 @@ def test_pixel_target_mode_reconstructs_the_image(tmp_path):
 
 
 def test_bad_settings_fail_before_any_model_is_loaded():
-    with pytest.raises(ValueError, match="width must be positive"):
+    with pytest.raises(SettingsError, match="width: must be at least 1"):
         draw("a cat", width=0)  # would need to download ViT-B-32 otherwise
-    with pytest.raises(ValueError, match="cannot read image"):
+    with pytest.raises(SettingsError, match="does not exist"):
         draw(image_prompt="/no/such/image.png")
+    with pytest.raises(ValueError, match="cannot read image"):
+        draw(image_prompt=__file__)
+
+
+def test_draw_batch_takes_drawings_with_and_without_clip_in_any_order(tiny_clip_config):
+    target = tiny_settings(str(tiny_clip_config), prompts=(), target=str(ASSETS /
+                           "astronaut_48.png"), iterations=1)
+    prompt = tiny_settings(str(tiny_clip_config), iterations=1)
+    for order in ([target, prompt], [prompt, target]):
+        drawings = draw_batch(order, device="cpu")
+        assert [d.settings.uses_clip for d in drawings] == [s.uses_clip for s in order]
+
+
+def test_draw_with_an_init_svg_keeps_the_svgs_canvas(tmp_path, tiny_clip):
+    (tmp_path / "wide.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="60" height="30">'
+        '<path d="M5 5 L55 25" stroke="black" stroke-width="3"/></svg>')
+    drawing = draw("a line", init_svg=str(tmp_path / "wide.svg"), iterations=1, num_augs=2,
+                   device="cpu", clip_models=[tiny_clip])
+    assert (drawing.scene.width, drawing.scene.height) == (60, 30)
+    assert float(drawing.scene.points[0, 0, 0, 0]) == pytest.approx(5, abs=0.6)
 
 
 def test_a_drawing_can_be_optimised_in_float64(tiny_clip):

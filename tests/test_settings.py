@@ -9,6 +9,8 @@ from clipdraw.settings import (
     CLIPDRAW_DEFAULTS,
     PAINTERLY_DEFAULTS,
     DrawSettings,
+    ResolvedSettings,
+    SettingsError,
 )
 
 
@@ -75,22 +77,59 @@ def test_a_single_string_prompt_becomes_a_tuple():
     ("options", "message"),
     [
         ({}, "nothing to draw"),
-        ({"prompts": ("  ",)}, "prompts must not be empty"),
-        ({"prompts": ("a",), "negatives": ("",)}, "negative"),
-        ({"prompts": ("a",), "width": 0}, "width must be positive"),
-        ({"prompts": ("a",), "height": -3}, "height must be positive"),
-        ({"prompts": ("a",), "iterations": 0}, "iterations must be positive"),
+        ({"prompts": ("  ",)}, "prompts: must not be empty"),
+        ({"prompts": ("a",), "negatives": ("",)}, "negatives: must not be empty"),
+        ({"prompts": ("a",), "width": 0}, "width: must be at least 1, got 0"),
+        ({"prompts": ("a",), "height": -3}, "height: must be at least 1, got -3"),
+        ({"prompts": ("a",), "iterations": 0}, "iterations: must be at least 1"),
         ({"prompts": ("a",), "paths": 0}, "paths must be positive"),
-        ({"prompts": ("a",), "paths": -1}, "non-negative"),
+        ({"prompts": ("a",), "paths": -1}, "paths: must be non-negative"),
         ({"prompts": ("a",), "num_augs": 0}, "num_augs"),
         ({"prompts": ("a",), "shape": "squares"}, "shape"),
         ({"prompts": ("a",), "min_width": 5, "max_width": 4}, "min_width"),
         ({"prompts": ("a",), "crop_scale": (0.9, 0.7)}, "crop_scale"),
         ({"prompts": ("a",), "background": (2, 0, 0, 1)}, "background"),
         ({"prompts": ("a", "b"), "prompt_weights": (1.0,)}, "one prompt weight"),
+        ({"prompts": ("a",), "point_lr": float("nan")}, "point_lr: expected a finite number"),
+        ({"prompts": ("a",), "stroke_width": float("inf")}, "stroke_width: expected a finite"),
+        ({"prompts": ("a",), "prompt_weights": (float("nan"),)}, "prompts: expected a finite"),
+        ({"prompts": ("a",), "seed": [1]}, "seed: expected an integer"),
+        ({"prompts": ("a",), "seed": float("nan")}, "seed: expected an integer"),
+        ({"prompts": ("a",), "paths": 100_000_000}, "paths: must be at most 10000"),
+        ({"prompts": ("a",), "width": 100_000}, "width: must be at most 4096"),
+        ({"prompts": ("a\ud800",)}, "prompts: not valid Unicode"),
+        ({"prompts": ("a",), "freeze_init": True}, "freeze_init: needs --init"),
         ({"prompts": ("a",), "models": ()}, "CLIP model"),
     ],
 )
 def test_validate_names_the_bad_option(options, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SettingsError, match=message):
         DrawSettings(**options).validate()
+
+
+def test_resolved_settings_are_their_own_type_and_resolve_once():
+    resolved = DrawSettings(prompts=("a",), negatives=("b::0.5", "c")).resolved()
+    assert isinstance(resolved, ResolvedSettings)
+    assert resolved.resolved() is resolved
+    assert resolved.prompt_weights == (1.0,)
+
+
+def test_classic_negatives_and_per_negative_weights_resolve_to_one_weight_each():
+    s = DrawSettings(prompts=("a",), negatives=("b", "c"), negative_weights=(0.5, 0.1),
+                     classic_negatives=True, negative_weight=0.2).resolved()
+    assert s.negatives == ("b", "c", *CLASSIC_NEGATIVES)
+    assert s.negative_weights == (0.5, 0.1, 0.2, 0.2)
+
+
+def test_a_target_photo_gives_its_aspect_and_an_init_svg_its_canvas(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (400, 200)).save(tmp_path / "wide.png")
+    s = DrawSettings(target=str(tmp_path / "wide.png")).resolved()
+    assert (s.width, s.height) == (224, 112)
+    sized = DrawSettings(target=str(tmp_path / "wide.png"), width=64, height=64).resolved()
+    assert (sized.width, sized.height) == (64, 64)
+    (tmp_path / "a.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="300" '
+                                     'height="120"><path d="M1 1 L50 50" stroke="red"/></svg>')
+    s = DrawSettings(prompts=("a",), init_svg=str(tmp_path / "a.svg")).resolved()
+    assert (s.width, s.height) == (300, 120)
