@@ -527,7 +527,8 @@ OPTIONS: tuple[Option, ...] = (
            columns=("lr_color",)),
     Option("point_lr_schedule", Schedule(), "From each fraction of the steps on, the point "
            "learning rate is the value given ('none': constant).",
-           flags=("--lr-points-schedule",), mode_default="0.5:0.4,0.75:0.1; none painterly"),
+           flags=("--lr-points-schedule",), columns=("lr_points_schedule",),
+           mode_default="0.5:0.4,0.75:0.1; none painterly"),
     Option("num_augs", Number(integer=True, minimum=1, maximum=LIMITS["num_augs"]),
            "Augmented views per drawing, model and step.", flags=("--num-augs",)),
     Option("distortion", Number(minimum=0, maximum=1), "Perspective distortion of the views.",

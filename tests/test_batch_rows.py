@@ -76,7 +76,21 @@ def test_csv_without_prompt_column_is_a_file_error(tmp_path):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ('{"prompt": "a cat", "iterations": 0}', "iterations must be positive"),
+        ('{"prompt": "a cat", "iterations": 0}', "iterations: must be at least 1"),
+        ('{"prompt": "a cat", "seed": NaN}', "seed: expected a finite number"),
+        ('{"prompt": "a cat", "seed": Infinity}', "seed: expected a finite number"),
+        ('{"prompt": "a cat", "seed": [1]}', "seed: expected an integer"),
+        ('{"prompt": "a cat", "seed": {}}', "seed: expected an integer"),
+        ('{"prompt": "a cat", "seed": true}', "seed: expected an integer"),
+        ('{"prompt": "a \\ud800 cat"}', "not valid Unicode"),
+        ('{"prompt": ["a", 3]}', "expected text"),
+        ('{"prompt": "a cat", "paths": 1e12}', "paths: must be at most"),
+        ('{"prompt": "a cat", "size": [1e9, 2]}', "size"),
+        ('{"prompt": "a cat", "negatives": "x::nan"}', "finite number"),
+        ('{"prompt": "a cat", "background": {"r": 1}}', "background"),
+        ('{"prompt": "a cat", "point_lr_schedule": [[2, 1]]}', "point_lr_schedule"),
+        ('{"prompt": "a cat", "prompt_weights": ["x"]}', "prompt_weights"),
+        ("[" * 100_000 + "]" * 100_000, "invalid JSON: nested too deep"),
         ('{"prompt": "a cat", "itertions": 3}', "unknown column"),
         ('{"prompt": "a cat", "seed": "x"}', "seed"),
         ('{"prompt": "a cat", "shape": "stars"}', "shape"),
@@ -93,6 +107,25 @@ def test_bad_row_is_kept_with_its_error(line, message):
     assert not bad.ok and bad.settings is None
     assert message in bad.error
     assert bad.number == 2
+
+
+def test_a_csv_cell_over_the_limit_is_its_rows_error_and_the_next_rows_are_read(tmp_path):
+    path = tmp_path / "prompts.csv"
+    path.write_text("prompt,seed\na cat," + "7" * 200_000 + "\na dog,3\n", encoding="utf-8")
+    bad, good = read_rows(path)
+    assert not bad.ok and "field larger" in bad.error
+    assert good.ok and good.settings.seed == 3
+    import csv
+
+    assert csv.field_size_limit() == 131072  # the process-wide limit is put back
+
+
+def test_rows_and_the_command_line_read_options_alike():
+    (row,) = parse_rows('{"prompt": "a::2", "lr_points": "0.5", "crop_scale": "0.6,0.8", '
+                        '"classic_negatives": "yes", "width": 40, "height": 30}\n', "jsonl")
+    s = row.settings.resolved()
+    assert s.prompt_weights == (2.0,) and s.point_lr == 0.5 and s.crop_scale == (0.6, 0.8)
+    assert len(s.negatives) == 2 and (s.width, s.height) == (40, 30)
 
 
 def test_parse_size_accepts_square_and_width_by_height():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from clipdraw.batch.manifest import read_manifest
 from clipdraw.cli import cli
+from clipdraw.options import OPTIONS
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +106,30 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path, monkeypatch):
     result = _run(str(prompts), "--out", str(tmp_path / "out"), "-q")
     assert result.exit_code == 130
     assert "rerun the same command to resume" in result.stderr
+
+
+def test_draw_and_batch_share_every_drawing_option_with_help_and_range():
+    from clipdraw.cli import batch, draw
+
+    def params(command):
+        return {p.name: p for p in command.command.params if isinstance(p, click.Option)}
+
+    drawn, batched = params(draw), params(batch)
+    for option in OPTIONS:
+        if not option.flags:
+            continue
+        a, b = drawn[option.key], batched[option.key]
+        assert a.opts == b.opts == list(option.flags)
+        assert a.help and a.help == b.help and option.help in a.help
+    for name, param in {**drawn, **batched}.items():
+        assert param.help, f"--{name} has no help text"
+
+
+@pytest.mark.parametrize("flag", [f for o in OPTIONS for f in o.flags if f.startswith("--")])
+def test_every_drawing_option_is_also_a_batch_column(flag):
+    from clipdraw.batch.rows import _column_value
+
+    column = flag[2:]
+    with pytest.raises(ValueError) as caught:
+        _column_value(column, {"not": "a value"})
+    assert "unknown column" not in str(caught.value)

@@ -2,30 +2,38 @@
 
 A prompts file is plain text (one prompt per line; blank lines and ``#`` comments skipped),
 JSONL (one object per line) or CSV (a header row naming the columns). JSONL and CSV rows may set
-any :class:`DrawSettings` field (``prompt``, ``negatives``, ``seed``, ``paths``, ``iterations``,
-``shape``, ...), plus ``size`` (``224`` or ``"320x240"``) and ``model``; list values are JSON lists,
-or ``|``-separated in CSV cells.
+any option of :mod:`clipdraw.options` by its name or column name (``prompt``, ``negatives``,
+``seed``, ``paths``, ``iterations``, ``size``, ``shape``, ``model``, ...), read by the same types
+and ranges as the command line; list values are JSON lists, or ``|``-separated in CSV cells.
 A row that cannot become valid settings is kept, with its error, so the run reports it in the
 manifest and goes on with the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import dataclasses
 import hashlib
 import io
 import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clipdraw.options import (
+    LIMITS,
+    OPTION_BY_KEY,
+    OPTIONS,
+    Number,
+    Numbers,
+    Option,
+    OptionError,
+)
 from clipdraw.settings import DrawSettings
-from clipdraw.settings import parse_size as settings_parse_size
 
 __all__ = [
     "Job",
@@ -42,15 +50,24 @@ __all__ = [
 
 _MAX_SLUG = 60
 _TEXT_FORMATS = {"text", "jsonl", "csv"}
+#: Largest CSV cell read; a longer cell is that row's error, not the file's.
+MAX_CELL = 128 * 1024
+#: Largest prompts file read (bytes).
+MAX_FILE = 256 * 1024 * 1024
 
-# Short column names -> the DrawSettings field they set.
-_ALIASES: dict[str, str] = {
-    "negative": "negatives",
-    "model": "models",
-    "num_paths": "paths",
-    "steps": "iterations",
-    "weights": "clip_weights",
-}
+
+def _column_options() -> dict[str, Option]:
+    """Batch column name -> the option it sets: each option's key, columns and own fields."""
+    columns: dict[str, Option] = {option.key: option for option in OPTIONS}
+    for option in OPTIONS:
+        for name in (*option.columns, *option.targets):
+            columns.setdefault(name, option)
+    return columns
+
+
+_COLUMNS = _column_options()
+# Weights given as their own column (JSON lists or "|"-separated cells).
+_WEIGHT_COLUMNS = {"prompt_weights", "negative_weights"}
 
 
 @dataclass(frozen=True)
@@ -120,107 +137,68 @@ def settings_hash(settings: Iterable[DrawSettings]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def _field_names() -> set[str]:
-    return {f.name for f in dataclasses.fields(DrawSettings)}
-
-
-def _resolve(column: str, names: set[str]) -> str | None:
-    """The DrawSettings field a column sets, or ``None`` when it sets none."""
-    column = column.strip().lower().replace("-", "_")
-    column = _ALIASES.get(column, column)
-    return column if column in names else None
-
-
-def _split_list(text: str) -> list[str]:
-    """A CSV cell holding several values: ``"blurry|text"`` -> ``["blurry", "text"]``."""
-    return [part.strip() for part in text.split("|") if part.strip()]
-
-
-def _coerce(value: Any, like: Any, name: str) -> Any:
-    """Convert a value read from a file (CSV gives strings) to the type of the default ``like``."""
-    if not isinstance(value, str) or isinstance(like, str) or like is None:
-        if isinstance(like, (list, tuple)) and isinstance(value, str):
-            return type(like)(_split_list(value))
-        if isinstance(like, tuple) and isinstance(value, list):
-            return tuple(value)
-        return value
-    text = value.strip()
-    if isinstance(like, bool):
-        lowered = text.lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off"}:
-            return False
-        raise ValueError(f"{name}: expected true/false, got {value!r}")
-    if isinstance(like, int):
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"{name}: expected an integer, got {value!r}") from None
-    if isinstance(like, float):
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"{name}: expected a number, got {value!r}") from None
-    if isinstance(like, (list, tuple)):
-        parts = _split_list(text)
-        if like and all(isinstance(item, (int, float)) for item in like):
-            kind = type(like[0])
-            parts = [kind(part) for part in re.split(r"[x,|\s]+", text) if part]
-        return type(like)(parts)
-    return value
-
-
 def parse_size(value: Any) -> dict[str, int]:
     """``size`` (``224``, ``"224"``, ``"320x240"``, ``[320, 240]``) as ``width`` and ``height``."""
-    width, height = settings_parse_size(value)
-    return {"width": width, "height": height}
+    return OPTION_BY_KEY["size"].parse(value)
+
+
+def _column_value(column: str, value: Any) -> dict[str, Any]:
+    """The settings fields one cell sets, read by the schema's option types."""
+    key = column.strip().lower().replace("-", "_")
+    if key in _WEIGHT_COLUMNS:
+        weight = Number(minimum=-LIMITS["weight"], maximum=LIMITS["weight"])
+        try:
+            return {key: Numbers(item=weight).convert(value)}
+        except ValueError as error:
+            raise OptionError(key, str(error)) from None
+    option = _COLUMNS.get(key)
+    if option is None:
+        raise ValueError(f"unknown column {column!r}")
+    if key in ("prompt", "text") and isinstance(value, str):
+        value = [value]  # one prompt, "|" and all; several go in a "prompts" column
+    return option.parse(value)
 
 
 def row_from_mapping(
-    number: int, record: Mapping[str, Any], base: DrawSettings | None = None
+    number: int, record: Mapping[Any, Any], base: DrawSettings | None = None
 ) -> Row:
     """Turn one record (column -> value) into a validated :class:`Row`, overriding ``base``.
 
-    ``prompt`` is one prompt (``prompts`` several); empty values (``""``, ``None``) keep the base
-    value. Unknown columns are an error, so a typo such as ``itertions`` is reported rather than
-    silently ignored; so are settings that :meth:`DrawSettings.validate` rejects and unknown
-    model names.
+    Columns are the options of :mod:`clipdraw.options` (by key, field or column name: ``prompt``,
+    ``negatives``, ``seed``, ``size``, ``model``, ...), read by the same types as the command
+    line. Empty values (``""``, ``None``) keep the base value. Whatever a cell holds, a bad row
+    comes back as a :class:`Row` with its ``error``, never as an exception: unknown columns (a
+    typo such as ``itertions``), values of the wrong type or range, settings that
+    :meth:`DrawSettings.validate` rejects, and unknown model names.
     """
     from clipdraw.models import check_model_spec
 
     base = DrawSettings() if base is None else base
-    defaults = base.to_dict()
-    hints = base.resolved().to_dict()
-    names = _field_names()
-    prompt = ""
+    prompt = next((v for k, v in record.items() if isinstance(k, str) and isinstance(v, str)
+                   and k.strip().lower() in ("prompt", "text", "prompts")), "")[:200]
     changes: dict[str, Any] = {}
     try:
         for column, value in record.items():
-            if column is None:
+            if not isinstance(column, str):
                 raise ValueError("row has more cells than the header has columns")
             if value is None or (isinstance(value, str) and not value.strip()):
                 continue
-            key = column.strip().lower()
-            if key in {"prompt", "text"}:
-                prompt = str(value).strip()
-                changes["prompts"] = (prompt,)
-            elif key == "size":
-                changes.update(parse_size(value))
-            else:
-                name = _resolve(column, names)
-                if name is None:
-                    raise ValueError(f"unknown column {column!r}")
-                changes[name] = _coerce(value, hints.get(name), name)
-        settings = DrawSettings.from_dict({**defaults, **changes}).validate()
+            changes.update(_column_value(column, value))
+        settings = base.replace(**changes).validate()
         if settings.uses_clip:
             for model in settings.models:
                 check_model_spec(model, settings.pretrained, settings.clip_weights)
-    except (ValueError, TypeError) as error:
-        prompt = prompt or " ".join(str(p) for p in _as_list(changes.get("prompts")))
-        return Row(number=number, settings=None, error=str(error) or type(error).__name__,
-                   prompt=prompt)
-    return Row(number=number, settings=settings, prompt=prompt or _prompt_of(settings))
+    except Exception as error:  # any bad value is this row's failure, never the batch's
+        message = str(error) or type(error).__name__
+        return Row(number=number, settings=None, error=_printable(message),
+                   prompt=_printable(prompt))
+    return Row(number=number, settings=settings,
+               prompt=" ".join(settings.prompts) or _prompt_of(settings))
+
+
+def _printable(text: str) -> str:
+    """``text`` with anything that is not valid Unicode (lone surrogates) replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _as_list(value: Any) -> list:
@@ -238,6 +216,16 @@ def _prompt_of(settings: DrawSettings) -> str:
         if value:
             return Path(str(value)).stem
     return ""
+
+
+@contextlib.contextmanager
+def _cell_limit(limit: int) -> Iterator[None]:
+    """csv's cell-size limit is process-wide: set it for one read, then put it back."""
+    previous = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _detect_format(path: Path, text: str) -> str:
@@ -260,15 +248,25 @@ def parse_rows(text: str, fmt: str, base: DrawSettings | None = None) -> list[Ro
         header = text.splitlines()[0] if text.strip() else ""
         dialect = csv.excel_tab if "\t" in header and "," not in header else csv.excel
         reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-        fields = [name.strip().lower() for name in reader.fieldnames or []]
-        if "prompt" not in fields and "text" not in fields:
-            raise ValueError("a CSV prompts file needs a header row with a 'prompt' column")
-        for record in reader:
-            cells = [value for value in record.values() if isinstance(value, str)]
-            if not any(cell.strip() for cell in cells):
-                continue
-            clean = {(k.strip().lower() if k is not None else None): v for k, v in record.items()}
-            rows.append(row_from_mapping(reader.line_num, clean, base))
+        with _cell_limit(MAX_CELL):
+            fields = [name.strip().lower() for name in reader.fieldnames or []]
+            if "prompt" not in fields and "text" not in fields:
+                raise ValueError("a CSV prompts file needs a header row with a 'prompt' column")
+            while True:
+                number = reader.line_num + 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as error:
+                    rows.append(Row(number, None, f"unreadable CSV record: {error}", ""))
+                    continue
+                cells = [value for value in record.values() if isinstance(value, str)]
+                if not any(cell.strip() for cell in cells):
+                    continue
+                clean = {(k.strip().lower() if k is not None else None): v
+                         for k, v in record.items()}
+                rows.append(row_from_mapping(reader.line_num, clean, base))
         return rows
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
@@ -279,8 +277,9 @@ def parse_rows(text: str, fmt: str, base: DrawSettings | None = None) -> list[Ro
             continue
         try:
             record = json.loads(stripped)
-        except json.JSONDecodeError as error:
-            rows.append(Row(number, None, f"invalid JSON: {error.msg}", stripped[:80]))
+        except (json.JSONDecodeError, RecursionError) as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deep"
+            rows.append(Row(number, None, f"invalid JSON: {reason}", _printable(stripped[:80])))
             continue
         if isinstance(record, str):
             record = {"prompt": record}
@@ -301,7 +300,11 @@ def read_rows(
         ValueError: the file as a whole is unusable (a CSV without a ``prompt`` column).
     """
     source = Path(path)
-    text = source.read_text(encoding="utf-8-sig")
+    if not source.is_file():
+        raise ValueError(f"{str(source)!r} is not a file")
+    if source.stat().st_size > MAX_FILE:
+        raise ValueError(f"larger than {MAX_FILE // 2**20} MiB; split it into several files")
+    text = source.read_text(encoding="utf-8-sig", errors="surrogateescape")
     return parse_rows(text, fmt or _detect_format(source, text), base)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from clipdraw.cli.options import drawing_options, given_changes
+
 __all__ = ["command"]
 
 
@@ -53,36 +55,16 @@ class _Bar:
             self.bar = None
 
 
-def _base_settings(options: Mapping[str, Any]) -> Any:
-    """DrawSettings holding the command-line options that every row starts from."""
+def _base_settings(ctx: click.Context, options: Mapping[str, Any]) -> Any:
+    """DrawSettings holding the drawing options given on the command line; rows start from it."""
     from clipdraw.settings import DrawSettings
 
-    changes: dict[str, Any] = {}
-    if options["size"] is not None:
-        from clipdraw.batch.rows import parse_size
-
-        try:
-            changes.update(parse_size(options["size"]))
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--size") from None
-    for name in ("iterations", "paths", "shape", "pretrained", "num_augs", "seed"):
-        if options[name] is not None:
-            changes[name] = options[name]
-    if options["clip_weights"] is not None:
-        changes["clip_weights"] = str(options["clip_weights"])
-    if options["model"]:
-        changes["models"] = tuple(options["model"])
-    if options["negative"]:
-        changes["negatives"] = tuple(options["negative"])
-    try:
-        return DrawSettings().replace(**changes)
-    except (TypeError, ValueError) as error:
-        raise click.UsageError(str(error)) from None
+    return DrawSettings().replace(**given_changes(ctx, options))
 
 
 @click.command(name="batch")
 @click.argument("prompts", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--out", "out_dir", required=True,
+@click.option("-o", "--output", "--out", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (drawings + manifest.jsonl); rerunning resumes.")
 @click.option("--seeds", default=1, show_default=True, type=click.IntRange(min=1),
@@ -100,21 +82,7 @@ def _base_settings(options: Mapping[str, Any]) -> Any:
               help="Distribute over a Ray cluster (a local one when no address is given).")
 @click.option("--max-retries", default=3, show_default=True, type=click.IntRange(min=0),
               help="Retries of a failed Ray task.")
-@click.option("--iterations", type=click.IntRange(min=1), default=None,
-              help="Optimisation steps (rows may override).")
-@click.option("--paths", type=click.IntRange(min=1), default=None, help="Paths per drawing.")
-@click.option("--size", default=None, metavar="N|WxH", help="Canvas size in pixels.")
-@click.option("--shape", type=click.Choice(["strokes", "blobs"]), default=None,
-              help="Open strokes or closed filled blobs.")
-@click.option("-m", "--model", multiple=True, metavar="MODEL",
-              help="CLIP model(s) to optimise against (repeat for an ensemble).")
-@click.option("--pretrained", default=None, metavar="TAG", help="Pretrained tag of --model.")
-@click.option("--clip-weights", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Local CLIP checkpoint.")
-@click.option("--negative", multiple=True, metavar="TEXT", help="Negative prompt (repeatable).")
-@click.option("--num-augs", type=click.IntRange(min=1), default=None,
-              help="Augmented views per drawing and step.")
-@click.option("--seed", type=int, default=None, help="First seed for rows without one.")
+@drawing_options
 @click.option("--device", default=None, help="Torch device (default: the best available).")
 @click.option("--no-png", is_flag=True, help="Save SVG + JSON only.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -136,7 +104,9 @@ def command(
     """Draw every prompt of PROMPTS into --out, resumably.
 
     PROMPTS is a text file (one prompt per line), or JSONL / CSV whose rows may set prompt,
-    negatives, seed, paths, iterations, size, shape, model or any other drawing setting.
+    negatives, seed, paths, iterations, size, shape, model or any other drawing option, by its
+    name below without the dashes (lr-points or lr_points). The drawing options given here are
+    every row's defaults.
     Each drawing is saved as SLUG_seedN.svg/.png/.json; manifest.jsonl records its settings,
     similarity, time and files. Rerunning skips drawings already complete; a bad row is
     recorded in the manifest and the others go on. Exit status 1 when any drawing failed.
@@ -151,7 +121,7 @@ def command(
     from clipdraw.batch.run import run_batch
     from clipdraw.models import ModelLoadError, check_model_spec
 
-    base = _base_settings(overrides)
+    base = _base_settings(click.get_current_context(), overrides)
     if judge_model is not None:
         try:
             check_model_spec(judge_model, judge_pretrained)
