@@ -112,6 +112,32 @@ def test_ctrl_c_saves_a_valid_drawing_and_exits_130(tmp_path, tiny_clip_config, 
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
+def test_ctrl_c_never_replaces_a_finished_drawing_unless_forced(tmp_path, tiny_clip_config,
+                                                                monkeypatch):
+    out = tmp_path / "boat.svg"
+    args = ["a boat", "--model", str(tiny_clip_config), "-o", str(out), "--size", "32",
+            "--paths", "5", "--num-augs", "1", "-q"]
+    assert _run([*args, "--iterations", "3"]).exit_code == 0
+    finished = out.read_text()
+    step = Optimisation.step
+
+    def interrupted_step(self):
+        if self.step_count == 1:
+            raise KeyboardInterrupt
+        step(self)
+
+    monkeypatch.setattr(Optimisation, "step", interrupted_step)
+    result = _run([*args, "--iterations", "30", "--seed", "1"])
+    assert result.exit_code == 130
+    assert out.read_text() == finished
+    partial = tmp_path / "boat.interrupted.svg"
+    assert str(partial) in result.output
+    assert read_svg_metadata(partial)["metrics"]["interrupted"] == "KeyboardInterrupt"
+    assert (tmp_path / "boat.interrupted.png").is_file()
+    assert _run([*args, "--iterations", "30", "--force"]).exit_code == 130
+    assert read_svg_metadata(out)["metrics"]["interrupted"] == "KeyboardInterrupt"
+
+
 def test_help_teaches_with_examples():
     result = CliRunner().invoke(cli, ["draw", "--help"])
     assert result.exit_code == 0
