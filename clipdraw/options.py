@@ -72,6 +72,10 @@ class OptionError(ValueError):
         self.problem = problem
 
 
+def _number_text(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e7 else f"{x:.3g}"
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -159,10 +163,16 @@ class Number(ValueType):
             raise ValueError(f"must be at most {high:g}, got {value}")
 
     def describe(self) -> str:
-        above = ">" if self.open_minimum else "≥"
-        low = "" if self.minimum is None else f"{above} {self.minimum:g}"
-        high = "" if self.maximum is None else f"≤ {self.maximum:g}"
-        return ", ".join(p for p in (low, high) if p)
+        kind = "integer" if self.integer else "number"
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None and not self.open_minimum:
+            return f"{kind} from {_number_text(low)} to {_number_text(high)}"
+        parts = [kind]
+        if low is not None:
+            parts.append(f"{'>' if self.open_minimum else '≥'} {_number_text(low)}")
+        if high is not None:
+            parts.append(f"≤ {_number_text(high)}")
+        return " ".join(parts[:2]) + (f", {parts[2]}" if len(parts) > 2 else "")
 
 
 def _text(value: Any, max_length: int) -> str:
@@ -208,7 +218,7 @@ class Choice(ValueType):
             raise ValueError(f"expected one of {', '.join(self.choices)}, got {_show(value)}")
 
     def describe(self) -> str:
-        return " | ".join(self.choices)
+        return ", ".join(self.choices)
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,9 @@ class Flag(ValueType):
     def check(self, value: Any) -> None:
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {_show(value)}")
+
+    def describe(self) -> str:
+        return "flag"
 
 
 def _items(value: Any) -> list[Any]:
@@ -345,6 +358,9 @@ class Size(ValueType):
     def convert(self, value: Any) -> tuple[int, int]:
         return parse_size(value)
 
+    def describe(self) -> str:
+        return f"N or WxH, sides 1 to {LIMITS['canvas_side']:g}"
+
 
 def parse_color(value: Any) -> tuple[float, float, float, float]:
     """Straight RGBA in [0, 1] from ``white``, ``transparent``, ``#rrggbb[aa]``, a CSS name,
@@ -383,6 +399,9 @@ class Colour(ValueType):
 
     def check(self, value: Any) -> None:
         Numbers(item=Number(minimum=0, maximum=1), count=4).check(value)
+
+    def describe(self) -> str:
+        return "colour"
 
 
 @dataclass(frozen=True)
@@ -568,7 +587,10 @@ def options_table(defaults: Mapping[str, Any]) -> str:
             f"`{flag}`" for flag in option.flags)
         default = option.mode_default or _show_default(defaults.get(option.targets[0]))
         values = option.type.describe() or option.type.metavar.lower()
-        rows.append(f"| {spelling} | {values} | {default} | {option.help} |")
+        if option.multiple:
+            values += ", repeatable"
+        cells = (spelling, values, default, option.help)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)
 
 

@@ -57,6 +57,9 @@ def test_bad_row_is_recorded_and_exit_status_is_1(tmp_path, small):
         ("a cat\n", ["--batch-size", "0"], "batch-size"),
         ("a cat\n", ["--judge-model", "no-such-model"], "judge-model"),
         ("a cat\n", ["--size", "big"], "size"),
+        ("a cat\n", ["--lr-points", "nan"], "--lr-points: expected a finite number"),
+        ("a cat\n", ["--paths", "100000000"], "--paths: must be at most 10000"),
+        ("a cat\n", ["--output", "{prompts}/sub"], "is not a folder"),
         ("", [], "no prompts"),
         ("seed\n1\n", [], "prompt"),
     ],
@@ -64,6 +67,7 @@ def test_bad_row_is_recorded_and_exit_status_is_1(tmp_path, small):
 def test_user_mistakes_are_usage_errors(tmp_path, content, extra, message):
     prompts = tmp_path / ("p.csv" if content.startswith("seed") else "p.txt")
     prompts.write_text(content)
+    extra = [e.replace("{prompts}", str(prompts)) for e in extra]
     result = _run(str(prompts), "--out", str(tmp_path / "out"), *extra)
     assert result.exit_code == 2
     assert message in result.stderr

@@ -133,3 +133,16 @@ def test_a_target_photo_gives_its_aspect_and_an_init_svg_its_canvas(tmp_path):
                                      'height="120"><path d="M1 1 L50 50" stroke="red"/></svg>')
     s = DrawSettings(prompts=("a",), init_svg=str(tmp_path / "a.svg")).resolved()
     assert (s.width, s.height) == (300, 120)
+
+
+def test_the_readme_options_table_is_the_schemas():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("options_table",
+                                                  root / "scripts" / "options_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "<!-- options:start -->\n" + module.table() + "\n<!-- options:end -->" in readme

@@ -55,6 +55,18 @@ class _Bar:
             self.bar = None
 
 
+def check_output_folder(folder: Path) -> None:
+    """``--output`` is a folder that exists and can be written, or can be made."""
+    import os
+
+    existing = next((p for p in (folder, *folder.absolute().parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise click.BadParameter(f"{str(existing)!r} is not a folder", param_hint="--output")
+    if existing is None or not os.access(existing, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"folder {str(existing or folder)!r} is not writable",
+                                 param_hint="--output")
+
+
 def _base_settings(ctx: click.Context, options: Mapping[str, Any]) -> Any:
     """DrawSettings holding the drawing options given on the command line; rows start from it."""
     from clipdraw.settings import DrawSettings
@@ -122,6 +134,7 @@ def command(
     from clipdraw.models import ModelLoadError, check_model_spec
 
     base = _base_settings(click.get_current_context(), overrides)
+    check_output_folder(out_dir)
     if judge_model is not None:
         try:
             check_model_spec(judge_model, judge_pretrained)
