@@ -30,6 +30,7 @@ from torch import Tensor
 
 __all__ = [
     "TEMPORARY_MARKER",
+    "WriteFailed",
     "atomic_files",
     "atomic_path",
     "atomic_write",
@@ -46,6 +47,16 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: Part of every temporary file name this module makes.
 TEMPORARY_MARKER = ".clipdraw-tmp-"
+
+
+class WriteFailed(OSError):
+    """Output could not be written (disk full, read-only folder, ...).
+
+    Its text is one line naming the file or folder and the reason, fit for a user.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def is_temporary(path: str | os.PathLike) -> bool:

@@ -94,5 +94,5 @@ def test_tasks_ask_for_a_gpu_only_when_the_cluster_has_them():
 
 def test_missing_ray_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(ImportError, match=r"clipdraw\[ray\]"):
+    with pytest.raises(ImportError, match=r"pip install 'ray\[default\]>=2.9'"):
         import_ray()

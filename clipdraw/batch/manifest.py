@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from clipdraw.io import fsync_directory, json_safe
+from clipdraw.io import WriteFailed, fsync_directory, json_safe
 
 __all__ = [
     "MANIFEST_NAME",
@@ -87,14 +87,11 @@ def entry_is_complete(
     return all(isinstance(name, str) and (folder / name).is_file() for name in files.values())
 
 
-class ManifestWriteError(OSError):
+class ManifestWriteError(WriteFailed):
     """The manifest could not be written (disk full, read-only, ...); it is left as it was.
 
     Its text is one line naming the file and the reason.
     """
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 @contextmanager
