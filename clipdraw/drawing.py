@@ -22,7 +22,7 @@ from torch import Tensor
 
 from clipdraw._version import __version__
 from clipdraw.initialise import append_paths, random_scene
-from clipdraw.io import atomic_path, atomic_write
+from clipdraw.io import atomic_files, atomic_path, atomic_write, json_safe, write_png
 from clipdraw.io import save_png as _save_png
 from clipdraw.models import ClipModel, load_clip, resolve_device
 from clipdraw.objectives import build_objectives
@@ -80,11 +80,17 @@ class Drawing:
         return {"clipdraw_version": __version__, "settings": self.settings.to_dict(),
                 "metrics": metrics}
 
+    def _svg_text(self) -> str:
+        from clipdraw.svg import scene_to_svg
+
+        return scene_to_svg(self.scene, metadata=json_safe(self.metadata()))
+
+    def _json_text(self) -> str:
+        return json.dumps(json_safe(self.metadata()), indent=2, sort_keys=True) + "\n"
+
     def save_svg(self, path: str | os.PathLike) -> None:
         """Write the SVG (atomically) with :meth:`metadata` in its ``<metadata>``."""
-        from clipdraw.svg import save_svg
-
-        save_svg(self.scene, path, metadata=self.metadata())
+        atomic_write(path, self._svg_text())
 
     def save_png(self, path: str | os.PathLike, scale: float = 1.0) -> None:
         """Render at ``scale`` and write a PNG (atomically)."""
@@ -92,7 +98,7 @@ class Drawing:
 
     def save_json(self, path: str | os.PathLike) -> None:
         """Write :meth:`metadata` as JSON (atomically)."""
-        atomic_write(path, json.dumps(self.metadata(), indent=2, sort_keys=True) + "\n")
+        atomic_write(path, self._json_text())
 
     def save(
         self,
@@ -104,19 +110,28 @@ class Drawing:
     ) -> dict[str, Path]:
         """Write the SVG, a PNG (``True``: beside it) and a JSON file (``True``: beside it).
 
+        The files appear together or not at all: each is rendered and written to a temporary
+        and synced first, then they are renamed in the order SVG, PNG, JSON, so a present JSON
+        file means the whole set is (see :func:`clipdraw.io.atomic_files`).
+
         Returns the paths written, by kind (``"svg"``, ``"png"``, ``"json"``).
         """
-        svg = Path(svg)
-        written = {"svg": svg}
+        written = {"svg": Path(svg)}
         if png:
-            written["png"] = svg.with_suffix(".png") if png is True else Path(png)
+            written["png"] = written["svg"].with_suffix(".png") if png is True else Path(png)
         if json_file:
-            written["json"] = svg.with_suffix(".json") if json_file is True else Path(json_file)
-        self.save_svg(svg)
-        if "png" in written:
-            self.save_png(written["png"], png_scale)
+            json_path = written["svg"].with_suffix(".json") if json_file is True else json_file
+            written["json"] = Path(json_path)
+        payloads = {"svg": self._svg_text()}
         if "json" in written:
-            self.save_json(written["json"])
+            payloads["json"] = self._json_text()
+        image = self.render(png_scale) if "png" in written else None
+        with atomic_files(list(written.values())) as temporaries:
+            for kind, temporary in zip(written, temporaries):
+                if kind == "png":
+                    write_png(image, temporary)
+                else:
+                    temporary.write_bytes(payloads[kind].encode("utf-8"))
         return written
 
 

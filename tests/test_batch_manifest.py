@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import pytest
 
 from clipdraw.batch.manifest import (
     Manifest,
-    completed_entries,
+    ManifestWriteError,
     entry_is_complete,
     latest_entries,
     read_manifest,
@@ -72,7 +74,7 @@ def test_entry_is_complete_requires_matching_settings_hash_when_given(tmp_path):
     assert not entry_is_complete(entry, tmp_path, "abcd")
 
 
-def test_completed_entries_uses_latest_entry_and_existing_files(tmp_path):
+def test_latest_entry_decides_whether_a_drawing_is_complete(tmp_path):
     path = tmp_path / "manifest.jsonl"
     manifest = Manifest(path)
     (tmp_path / "a.svg").write_text("<svg/>")
@@ -80,5 +82,63 @@ def test_completed_entries_uses_latest_entry_and_existing_files(tmp_path):
     manifest.append(_ok("gone", {"svg": "gone.svg"}))
     manifest.append(_ok("b", {"svg": "a.svg"}))
     manifest.append({"key": "b", "status": "error", "error": "later failure"})
-    assert set(completed_entries(path)) == {"a"}
-    assert set(manifest.completed()) == {"a"}
+    latest = latest_entries(manifest.read())
+    assert {key for key, entry in latest.items() if entry_is_complete(entry, tmp_path)} == {"a"}
+
+
+def test_any_entry_is_recorded_as_strict_utf8_json(tmp_path):
+    path = tmp_path / "manifest.jsonl"
+    hostile = {"key": "row1", "prompt": "cat\ud800", "seed": float("nan"), "raw": {1: [{}]},
+               "value": object(), "inf": float("inf")}
+    Manifest(path).append(hostile)
+    line = path.read_bytes().decode("utf-8")  # strict: raises on a lone surrogate
+    entry = json.loads(line)
+    assert entry["prompt"] == "cat\N{REPLACEMENT CHARACTER}"
+    assert entry["seed"] is None and entry["inf"] is None and entry["raw"] == {"1": [{}]}
+    assert read_manifest(path)[0]["key"] == "row1"
+
+
+def _disk_full(monkeypatch, after_bytes: int = 0):
+    """Make os.write fail with ENOSPC once ``after_bytes`` more bytes have been written."""
+    real_write = os.write
+    budget = [after_bytes]
+
+    def write(handle, data):
+        if budget[0] <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written = real_write(handle, bytes(data)[: budget[0]])
+        budget[0] -= written
+        return written
+
+    monkeypatch.setattr(os, "write", write)
+
+
+def test_disk_full_keeps_the_previous_manifest_intact_and_says_so_in_one_line(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "manifest.jsonl"
+    manifest = Manifest(path)
+    manifest.append({"key": "a", "status": "ok"})
+    before = path.read_bytes()
+    _disk_full(monkeypatch, after_bytes=7)  # a torn half line reaches the disk, then ENOSPC
+    with pytest.raises(ManifestWriteError) as caught:
+        manifest.append({"key": "b", "status": "ok", "prompt": "x" * 1000})
+    assert path.read_bytes() == before
+    message = str(caught.value)
+    assert message == f"cannot write {path}: No space left on device"
+    assert caught.value.errno == errno.ENOSPC and isinstance(caught.value, OSError)
+
+
+def test_disk_full_on_the_first_line_leaves_no_empty_manifest(tmp_path, monkeypatch):
+    path = tmp_path / "manifest.jsonl"
+    _disk_full(monkeypatch)
+    with pytest.raises(ManifestWriteError):
+        Manifest(path).append({"key": "a", "status": "ok"})
+    assert not path.exists()
+
+
+def test_partial_writes_are_completed(tmp_path, monkeypatch):
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda handle, data: real_write(handle, bytes(data)[:3]))
+    Manifest(tmp_path / "m.jsonl").append({"key": "a", "status": "ok", "n": 12345})
+    assert read_manifest(tmp_path / "m.jsonl") == [{"key": "a", "status": "ok", "n": 12345}]

@@ -83,7 +83,8 @@ def test_task_failing_after_its_retries_becomes_an_error_entry(local_ray, tmp_pa
     summary = run_batch(rows, tmp_path, draw_fn=always_fails, executor=RayExecutor(max_retries=0))
     (entry,) = read_manifest(tmp_path / "manifest.jsonl")
     assert summary.failed == 1 and entry["status"] == "error"
-    assert "ray task failed" in entry["error"]
+    assert "ray task failed" in entry["error"] and entry["reason"] == "ray task failed"
+    assert summary.failures == {"ray task failed": 1}
 
 
 def test_tasks_ask_for_a_gpu_only_when_the_cluster_has_them():
@@ -94,5 +95,32 @@ def test_tasks_ask_for_a_gpu_only_when_the_cluster_has_them():
 
 def test_missing_ray_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(ImportError, match=r"clipdraw\[ray\]"):
+    with pytest.raises(ImportError, match=r"pip install 'ray\[default\]>=2.9'"):
         import_ray()
+
+
+def test_cli_ray_option_draws_on_a_real_local_cluster(local_ray, tiny_clip_config, tmp_path):
+    """`clipdraw batch --ray` through the real RayExecutor (on this module's local cluster, so
+    the test does not pay for a second Ray start-up)."""
+    from click.testing import CliRunner
+
+    from clipdraw.cli import cli
+
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a cat\na dog\n")
+    out = tmp_path / "out"
+    args = ["batch", str(prompts), "--out", str(out), "-q", "--ray", "--model",
+            str(tiny_clip_config), "--pretrained", "none", "--size", "32", "--paths", "2",
+            "--iterations", "1", "--num-augs", "1", "--device", "cpu"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert "2 drawn, 0 already done, 0 failed" in result.stderr
+    entries = read_manifest(out / "manifest.jsonl")
+    assert sorted(e["key"] for e in entries) == ["a-cat_seed0", "a-dog_seed0"]
+    for entry in entries:
+        assert entry["status"] == "ok"
+        assert sorted(entry["files"]) == ["json", "png", "svg"]
+        assert all((out / name).is_file() for name in entry["files"].values())
+    again = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert again.exit_code == 0 and "0 drawn, 2 already done" in again.stderr
+

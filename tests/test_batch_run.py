@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 
 import pytest
@@ -243,3 +244,104 @@ def test_models_load_once_per_run_not_once_per_batch(tiny, tmp_path, monkeypatch
     rows = parse_rows("a cat\na dog\na cow\n", "text", tiny.replace(iterations=1))
     summary = run_batch(rows, tmp_path, batch_size=1, device="cpu", png=False)
     assert summary.ok == 3 and len(loads) == 1
+
+
+def test_progress_sees_every_step_of_the_batch_in_flight(tiny, tmp_path):
+    steps = []
+
+    class Recorder:
+        def start(self, total, done):
+            pass
+
+        def advance(self, entry):
+            steps.append(("done", entry["key"]))
+
+        def step(self, step, iterations, drawings):
+            steps.append((step, iterations, drawings))
+
+    rows = parse_rows("a cat\na dog\na cow\n", "text", tiny)
+    run_batch(rows, tmp_path, batch_size=2, device="cpu", png=False, progress=Recorder())
+    assert steps == [(0, 3, 2), (1, 3, 2), (2, 3, 2), (3, 3, 2),
+                     ("done", "a-cat_seed0"), ("done", "a-dog_seed0"),
+                     (0, 3, 1), (1, 3, 1), (2, 3, 1), (3, 3, 1), ("done", "a-cow_seed0")]
+
+
+def test_a_half_saved_drawing_is_removed_and_redrawn(tmp_path):
+    rows = _rows('"a cat"\n')
+    (tmp_path / "a-cat_seed0.svg").write_text("<svg/>")  # killed before its PNG and JSON
+    (tmp_path / "a-cat_seed0.png").write_bytes(b"")
+    (tmp_path / "other.svg").write_text("<svg/>")  # not one of this batch's drawings
+    drawer = FakeDrawer()
+    interrupted = FakeDrawer(interrupt_on_call=1)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(rows, tmp_path, draw_fn=interrupted)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "other.svg"]
+    assert run_batch(rows, tmp_path, draw_fn=drawer).ok == 1
+    assert sorted(p.name for p in tmp_path.glob("a-cat*")) == [
+        "a-cat_seed0.json", "a-cat_seed0.png", "a-cat_seed0.svg"]
+
+
+def test_temporaries_left_by_a_killed_run_are_removed_by_the_next(tmp_path):
+    from clipdraw.io import TEMPORARY_MARKER
+
+    tmp_path.mkdir(exist_ok=True)
+    stale = tmp_path / f".a-cat_seed0.svg{TEMPORARY_MARKER}x1y2.svg"
+    stale.write_text("<svg")
+    run_batch(_rows('"a cat"\n'), tmp_path, draw_fn=FakeDrawer())
+    assert not stale.exists()
+    assert not [p for p in tmp_path.iterdir() if TEMPORARY_MARKER in p.name]
+
+
+def test_a_full_disk_stops_the_run_with_one_clear_error_and_keeps_the_manifest(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from clipdraw.io import WriteFailed
+
+    rows = _rows('"a cat"\n"a dog"\n')
+    run_batch(rows[:1], tmp_path, draw_fn=FakeDrawer())
+    before = (tmp_path / "manifest.jsonl").read_bytes()
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Drawing, "save", full)
+    drawer = FakeDrawer()
+    with pytest.raises(WriteFailed) as caught:
+        run_batch(_rows('"a cat"\n"a dog"\n"a cow"\n'), tmp_path, draw_fn=drawer)
+    assert str(caught.value) == f"cannot write into {tmp_path}: No space left on device"
+    assert len(drawer.calls) == 1  # stopped at once, not after failing every drawing
+    assert (tmp_path / "manifest.jsonl").read_bytes() == before
+
+
+def test_a_full_disk_while_recording_stops_the_run_and_keeps_the_manifest(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from clipdraw.batch.manifest import ManifestWriteError
+
+    run_batch(_rows('"a cat"\n'), tmp_path, draw_fn=FakeDrawer())
+    before = (tmp_path / "manifest.jsonl").read_bytes()
+    real_write = os.write
+
+    def write(handle, data):
+        if os.fstat(handle).st_size == len(before):  # the manifest's next line
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(handle, data)
+
+    monkeypatch.setattr(os, "write", write)
+    with pytest.raises(ManifestWriteError, match="manifest.jsonl: No space left on device"):
+        run_batch(_rows('"a cat"\n"a dog"\n'), tmp_path, draw_fn=FakeDrawer())
+    assert (tmp_path / "manifest.jsonl").read_bytes() == before
+
+
+def test_an_unwritable_output_folder_is_one_clear_error(tmp_path):
+    from clipdraw.io import WriteFailed
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(WriteFailed, match=r"cannot write into .*file/out: "):
+        run_batch(_rows('"a cat"\n'), blocker / "out", draw_fn=FakeDrawer())

@@ -1,13 +1,25 @@
 """Crash-safe output: atomic writes leave either the old file or the new one, never a torn one."""
 
+import errno
+import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from clipdraw.io import atomic_path, atomic_write, save_png
+from clipdraw.io import (
+    TEMPORARY_MARKER,
+    atomic_files,
+    atomic_path,
+    atomic_write,
+    is_temporary,
+    json_safe,
+    remove_temporaries,
+    save_png,
+)
 
 
 def test_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path):
@@ -49,3 +61,98 @@ def test_save_png_keeps_alpha_only_when_the_image_is_not_opaque(tmp_path):
         assert image.mode == "RGBA"
         assert image.size == (5, 3)
         assert image.getpixel((0, 0))[3] == 128
+
+
+def test_a_file_set_appears_together_or_not_at_all(tmp_path):
+    targets = [tmp_path / "d.svg", tmp_path / "d.png", tmp_path / "d.json"]
+    with pytest.raises(OSError), atomic_files(targets) as temporaries:
+        temporaries[0].write_text("svg")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_files(targets) as temporaries:
+        for temporary, text in zip(temporaries, ["svg", "png", "json"]):
+            temporary.write_text(text)
+    assert [p.read_text() for p in targets] == ["svg", "png", "json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.png", "d.svg"]
+
+
+def test_every_file_is_synced_before_the_first_rename_and_the_folder_after(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(handle):
+        events.append(("fsync", "dir" if stat.S_ISDIR(os.fstat(handle).st_mode) else "file"))
+        real_fsync(handle)
+
+    def replace(source, target):
+        events.append(("rename", Path(target).name))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    with atomic_files([tmp_path / "a.svg", tmp_path / "a.json"]) as temporaries:
+        for temporary in temporaries:
+            temporary.write_text("x")
+    assert events == [("fsync", "file"), ("fsync", "file"), ("rename", "a.svg"),
+                      ("rename", "a.json"), ("fsync", "dir")]
+
+
+def test_a_crash_between_renames_leaves_the_last_file_of_the_set_missing(tmp_path, monkeypatch):
+    real_replace = os.replace
+    renamed = []
+
+    def dies_after_first(source, target):
+        if renamed:
+            raise KeyboardInterrupt  # stands in for kill -9 between the renames
+        renamed.append(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", dies_after_first)
+    targets = [tmp_path / "d.svg", tmp_path / "d.json"]
+    with pytest.raises(KeyboardInterrupt), atomic_files(targets) as temporaries:
+        for temporary in temporaries:
+            temporary.write_text("x")
+    assert (tmp_path / "d.svg").exists() and not (tmp_path / "d.json").exists()
+    assert not [p for p in tmp_path.iterdir() if is_temporary(p)]
+
+
+def test_remove_temporaries_removes_only_leftover_temporaries(tmp_path):
+    (tmp_path / "keep.svg").write_text("x")
+    (tmp_path / ".hidden").write_text("x")
+    (tmp_path / f".keep.svg{TEMPORARY_MARKER}ab12.svg").write_text("half")
+    removed = remove_temporaries(tmp_path)
+    assert [p.name for p in removed] == [f".keep.svg{TEMPORARY_MARKER}ab12.svg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden", "keep.svg"]
+    assert remove_temporaries(tmp_path / "missing") == []
+
+
+def test_temporaries_keep_the_target_suffix_and_are_recognisable(tmp_path):
+    with atomic_path(tmp_path / "clip.gif") as temporary:
+        assert temporary.suffix == ".gif" and is_temporary(temporary)
+        assert temporary.parent == tmp_path
+        temporary.write_bytes(b"GIF")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (float("nan"), None),
+        ({"a": [float("inf"), float("-inf"), 1.5]}, {"a": [None, None, 1.5]}),
+        ({1: (2, 3)}, {"1": [2, 3]}),
+        ("cat\ud800", "cat\N{REPLACEMENT CHARACTER}"),
+        ({"\udfff": 1}, {"\N{REPLACEMENT CHARACTER}": 1}),
+        (Path("a/b"), "a/b"),
+    ],
+)
+def test_json_safe_makes_any_value_strict_utf8_json(value, expected):
+    safe = json_safe(value)
+    assert safe == expected
+    json.dumps(safe, allow_nan=False, ensure_ascii=False).encode("utf-8")
+
+
+def test_json_safe_cuts_off_absurd_nesting():
+    value: list = []
+    for _ in range(10_000):
+        value = [value]
+    text = json.dumps(json_safe(value))
+    assert text.count("[") <= 65 and '"..."' in text

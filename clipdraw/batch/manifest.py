@@ -1,7 +1,10 @@
 """The batch manifest: append-only ``manifest.jsonl``, one JSON line per finished or failed drawing.
 
-Each line is written in one ``write`` call, then flushed and fsynced, so a crash or Ctrl-C leaves
-at most one torn last line; readers skip such a line and the next writer starts on a fresh one.
+Each line is written with one ``write`` to the end of the file, then fsynced, so a crash or
+Ctrl-C leaves at most one torn last line; readers skip such a line and the next writer starts on
+a fresh one. A write that fails (disk full) is undone, so the manifest keeps every earlier line
+and gains no torn one. Any entry can be recorded: values are made strict UTF-8 JSON first
+(:func:`clipdraw.io.json_safe`: NaN becomes ``null``, lone surrogates U+FFFD).
 Later lines win: a key that failed and later succeeded is complete. A drawing counts as complete
 only when its latest entry says ``ok``, was made from the same settings, *and* its files exist,
 so deleting an output (or editing a row) makes the next run redraw it.
@@ -9,18 +12,20 @@ so deleting an output (or editing a row) makes the next run redraw it.
 
 from __future__ import annotations
 
+import errno
 import json
-import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from clipdraw.io import WriteFailed, fsync_directory, json_safe
 
 __all__ = [
     "MANIFEST_NAME",
     "Manifest",
-    "completed_entries",
+    "ManifestWriteError",
     "entry_is_complete",
     "latest_entries",
     "read_manifest",
@@ -82,37 +87,35 @@ def entry_is_complete(
     return all(isinstance(name, str) and (folder / name).is_file() for name in files.values())
 
 
-def completed_entries(
-    manifest_path: str | os.PathLike, out_dir: str | os.PathLike | None = None
-) -> dict[str, Mapping[str, Any]]:
-    """Latest entry per key for every drawing already complete (see :func:`entry_is_complete`)."""
-    folder = Path(manifest_path).parent if out_dir is None else Path(out_dir)
-    return {
-        key: entry
-        for key, entry in latest_entries(read_manifest(manifest_path)).items()
-        if entry_is_complete(entry, folder)
-    }
+class ManifestWriteError(WriteFailed):
+    """The manifest could not be written (disk full, read-only, ...); it is left as it was.
+
+    Its text is one line naming the file and the reason.
+    """
 
 
 @contextmanager
-def _locked(handle: IO[str]) -> Iterator[None]:
+def _locked(handle: int) -> Iterator[None]:
     """Hold an exclusive advisory lock on an open file where the platform has one."""
     if fcntl is None:  # pragma: no cover - Windows
         yield
         return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    fcntl.flock(handle, fcntl.LOCK_EX)
     try:
         yield
     finally:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Manifest:
     """Appends entries to a ``manifest.jsonl`` durably, one line per call.
 
     Example:
-        >>> manifest = Manifest(out_dir / "manifest.jsonl")  # doctest: +SKIP
-        >>> manifest.append({"key": "cat_seed0", "status": "ok", "files": {}})  # doctest: +SKIP
+        >>> import tempfile
+        >>> manifest = Manifest(Path(tempfile.mkdtemp()) / "manifest.jsonl")
+        >>> manifest.append({"key": "cat_seed0", "status": "error", "seed": float("nan")})
+        >>> manifest.read()
+        [{'key': 'cat_seed0', 'seed': None, 'status': 'error'}]
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -122,42 +125,75 @@ class Manifest:
         """Every well-formed entry so far (see :func:`read_manifest`)."""
         return read_manifest(self.path)
 
-    def completed(self) -> dict[str, Mapping[str, Any]]:
-        """Latest entry per key for drawings already complete in the manifest's folder."""
-        return completed_entries(self.path)
-
     def append(self, entry: Mapping[str, Any]) -> None:
-        """Write ``entry`` as one JSON line, then flush and fsync before returning.
+        """Write ``entry`` as one JSON line and fsync it before returning.
 
         A torn last line left by a crash is closed off with a newline first, so it costs only
         itself, never the entry written after it.
+
+        Raises:
+            ValueError: the entry has no string ``key``.
+            ManifestWriteError: the line could not be written; the file is as it was.
         """
         if not isinstance(entry.get("key"), str):
             raise ValueError("a manifest entry needs a string 'key'")
-        safe = _json_safe(dict(entry))
-        line = json.dumps(safe, ensure_ascii=False, sort_keys=True, allow_nan=False, default=str)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+", encoding="utf-8") as handle, _locked(handle):
-            if handle.tell() > 0 and not _ends_with_newline(self.path):
-                line = "\n" + line
-            handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        line = json.dumps(json_safe(dict(entry)), ensure_ascii=False, sort_keys=True,
+                          allow_nan=False)
+        payload = (line + "\n").encode("utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            created = not self.path.exists()
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+            handle = os.open(self.path, flags, 0o666)
+        except OSError as error:
+            raise ManifestWriteError(error.errno, _message(self.path, error)) from None
+        try:
+            with _locked(handle):
+                size = os.fstat(handle).st_size
+                if size > 0 and _last_byte(handle, size) != b"\n":
+                    payload = b"\n" + payload
+                try:
+                    _write_all(handle, payload)
+                    os.fsync(handle)
+                except OSError as error:
+                    _undo(handle, size)
+                    failure = ManifestWriteError(error.errno, _message(self.path, error))
+                else:
+                    failure = None
+        finally:
+            os.close(handle)
+        if failure is not None:
+            if created and size == 0:  # leave no empty manifest behind
+                self.path.unlink(missing_ok=True)
+            raise failure
+        if created:
+            fsync_directory(self.path.parent)
 
 
-def _ends_with_newline(path: Path) -> bool:
-    """Whether a non-empty file's last byte is a newline."""
-    with path.open("rb") as raw:
-        raw.seek(-1, os.SEEK_END)
-        return raw.read(1) == b"\n"
+def _message(path: Path, error: OSError) -> str:
+    reason = error.strerror or os.strerror(error.errno or errno.EIO)
+    return f"cannot write {path}: {reason}"
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with non-finite floats replaced by ``None`` (strict JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    return value
+def _last_byte(handle: int, size: int) -> bytes:
+    os.lseek(handle, size - 1, os.SEEK_SET)
+    return os.read(handle, 1)
+
+
+def _write_all(handle: int, payload: bytes) -> None:
+    """``os.write`` until all of ``payload`` is written (a write may be partial)."""
+    view = memoryview(payload)
+    while view:
+        written = os.write(handle, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "nothing written")
+        view = view[written:]
+
+
+def _undo(handle: int, size: int) -> None:
+    """Cut the file back to ``size`` bytes after a failed append (best effort)."""
+    try:
+        os.ftruncate(handle, size)
+        os.fsync(handle)
+    except OSError:
+        pass

@@ -3,7 +3,8 @@
 The driver keeps every file write and the manifest (:func:`clipdraw.batch.run.run_batch`);
 workers only draw and return CPU tensors. Tasks that die (worker crash, node loss) or raise are
 retried ``max_retries`` times; a batch that still fails becomes error entries for its drawings.
-Ray is imported only here and only when used (``pip install clipdraw[ray]``).
+Ray is imported only here and only when used (the ``ray`` extra: ``pip install ".[ray]"`` in a
+checkout). Per-step progress is not reported from workers; finished drawings are.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from clipdraw.settings import DrawSettings
 
 __all__ = ["RayExecutor", "import_ray", "task_options"]
 
-_INSTALL_HINT = "the --ray backend needs Ray: pip install 'clipdraw[ray]'"
+_INSTALL_HINT = ("the --ray backend needs Ray: pip install 'ray[default]>=2.9' (or, in a "
+                 "clipdraw checkout, pip install '.[ray]')")
 
 
 def import_ray() -> Any:
@@ -95,7 +97,7 @@ class RayExecutor:
         env_vars = {"PYTHONPATH": os.pathsep.join(
             part for part in (_package_root(), os.environ.get("PYTHONPATH", "")) if part
         )}
-        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "CLIPDRAW_OFFLINE"):
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
             if name in os.environ:
                 env_vars[name] = os.environ[name]
         runtime_env = dict(kwargs.pop("runtime_env", None) or {})
@@ -141,4 +143,5 @@ class RayExecutor:
             return ray.get(ref)
         except Exception as error:  # noqa: BLE001 - RayTaskError, WorkerCrashedError, ...
             message = f"ray task failed: {type(error).__name__}: {str(error).splitlines()[0]}"
-            return [Drawn(settings=settings, error=message) for settings in batch]
+            return [Drawn(settings=settings, error=message, reason="ray task failed")
+                    for settings in batch]

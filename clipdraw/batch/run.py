@@ -3,21 +3,31 @@
 The flow is the same on one machine and on a Ray cluster; only the executor that turns a batch
 of settings into finished drawings differs:
 
+0. the output folder is locked (:class:`~clipdraw.batch.lock.FolderLock`): a second run on
+   it waits, then resumes; temporaries left by a killed run are removed;
 1. rows -> jobs (:func:`~clipdraw.batch.rows.expand_jobs`), minus jobs the manifest says are
-   complete (entry ``ok``, same settings, files present);
+   complete (entry ``ok``, same settings, files present). A row that cannot be planned, whatever
+   it holds, becomes that row's error; files of a half-saved drawing are removed;
 2. the candidates of the remaining jobs are grouped by :func:`batch_key` (settings that must be
    shared by one renderer call: canvas size, iterations, model, ...) and cut into batches of K;
 3. each batch goes to :func:`clipdraw.draw_batch`; if the batch fails, its drawings are retried
    one by one so a single bad row costs only itself;
-4. as soon as a job's candidates are all drawn, the best one is written (SVG, PNG, JSON, each
-   atomically) and only then its manifest line, so an interrupted run redoes at most the
-   drawings in flight and never leaves a corrupt one behind.
+4. as soon as a job's candidates are all drawn, the best one is written (SVG, PNG, JSON as one
+   set, :meth:`~clipdraw.drawing.Drawing.save`) and only then its manifest line, so an
+   interrupted run redoes at most the drawings in flight and never leaves a corrupt one behind.
+
+Any failure of one drawing (drawing, judging, saving, recording it) is that drawing's error
+entry; only a folder that cannot be written to (disk full) stops the run, with
+:class:`~clipdraw.io.WriteFailed`.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,14 +37,17 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from clipdraw.batch.lock import FolderLock
 from clipdraw.batch.manifest import MANIFEST_NAME, Manifest, entry_is_complete, latest_entries
 from clipdraw.batch.rows import Job, Row, expand_jobs, row_from_mapping
 from clipdraw.drawing import Drawing
+from clipdraw.io import WriteFailed, json_safe, remove_temporaries
 from clipdraw.settings import DrawSettings
 
 __all__ = [
     "BatchSummary",
     "Drawn",
+    "FAILURE_REASONS",
     "Progress",
     "batch_key",
     "Judge",
@@ -43,10 +56,21 @@ __all__ = [
     "local_executor",
     "make_batches",
     "pipeline_draw_fn",
+    "plan_jobs",
     "run_batch",
 ]
 
+#: Why a drawing can fail, as counted in :attr:`BatchSummary.failures`.
+FAILURE_REASONS = ("invalid row", "drawing failed", "judge failed", "ray task failed",
+                   "saving failed", "no result")
 
+#: Longest error message kept in a manifest entry (a hostile row can make huge ones).
+MAX_ERROR_CHARS = 2000
+
+# Errors that concern the output folder, not the drawing: the run stops instead of failing
+# every drawing left.
+_FOLDER_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                  getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 @dataclass
 class Drawn:
@@ -58,6 +82,7 @@ class Drawn:
         judge_similarity: similarity under the judge model, when there is one.
         seconds: its share of the wall time of the batch that drew it.
         error: why it failed; ``None`` when it succeeded.
+        reason: the kind of failure, one of :data:`FAILURE_REASONS`.
     """
 
     settings: DrawSettings
@@ -65,6 +90,7 @@ class Drawn:
     judge_similarity: float | None = None
     seconds: float = 0.0
     error: str | None = None
+    reason: str = "drawing failed"
 
     @property
     def similarity(self) -> float | None:
@@ -79,11 +105,23 @@ class Drawn:
 
 
 class Progress(Protocol):
-    """Receives progress over drawings (jobs): a total first, then one call per finished job."""
+    """Receives progress over drawings (jobs): a total first, then one call per finished job.
+
+    Two more methods are called when the object has them:
+
+    - ``step(step, iterations, drawings)`` after every optimisation step of the batch in flight
+      (``step`` 0 when a batch starts, models loading), for runs drawn in this process (not on
+      Ray workers);
+    - ``waiting(holder)`` once, when another run holds the output folder and this one waits
+      (``holder``: ``"pid N on HOST"``).
+    """
 
     def start(self, total: int, done: int) -> None: ...
 
     def advance(self, entry: Mapping[str, Any]) -> None: ...
+
+
+StepFn = Callable[[int, int, int], None]
 
 
 DrawFn = Callable[[Sequence[DrawSettings]], Sequence[Any]]
@@ -93,13 +131,46 @@ Executor = Callable[[Sequence[Sequence[DrawSettings]], WorkFn], Iterator[tuple[i
 
 @dataclass
 class BatchSummary:
-    """What a run did: jobs planned, already complete, drawn now, and failed."""
+    """What a run did: jobs planned, already complete, drawn now, and failed, and why.
+
+    Attributes:
+        failures: failed drawings by reason (see :data:`FAILURE_REASONS`).
+        first_errors: the first few failures, as ``"row N (prompt): message"`` lines.
+    """
 
     total: int = 0
     skipped: int = 0
     ok: int = 0
     failed: int = 0
     entries: list[dict[str, Any]] = field(default_factory=list)
+    failures: Counter = field(default_factory=Counter)
+    first_errors: list[str] = field(default_factory=list)
+
+    #: How many failures :attr:`first_errors` keeps.
+    max_errors_shown: int = 5
+
+    def add(self, entry: Mapping[str, Any]) -> None:
+        """Count one recorded entry."""
+        self.entries.append(dict(entry))
+        if entry.get("status") == "ok":
+            self.ok += 1
+            return
+        self.failed += 1
+        self.failures[str(entry.get("reason", "drawing failed"))] += 1
+        if len(self.first_errors) < self.max_errors_shown:
+            self.first_errors.append(_describe_failure(entry))
+
+
+def _describe_failure(entry: Mapping[str, Any], width: int = 200) -> str:
+    """``"row 3 (a dog): shape must be ..."``, shortened to about ``width`` characters."""
+    prompt = " ".join(str(entry.get("prompt") or "").split())
+    if len(prompt) > 40:
+        prompt = prompt[:39] + "\N{HORIZONTAL ELLIPSIS}"
+    where = f"row {entry.get('row')}" + (f" ({prompt})" if prompt else "")
+    message = " ".join(str(entry.get("error") or "unknown error").split())
+    if len(message) > width:
+        message = message[: width - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    return f"{where}: {message}"
 
 
 def batch_key(settings: DrawSettings) -> tuple:
@@ -147,9 +218,12 @@ def _to_drawn(drawing: Drawing, settings: DrawSettings, seconds: float) -> Drawn
     return Drawn(settings=settings, drawing=moved, seconds=seconds)
 
 
-def pipeline_draw_fn(device: str | None = None) -> DrawFn:
+def pipeline_draw_fn(device: str | None = None, on_step: StepFn | None = None) -> DrawFn:
     """:func:`clipdraw.drawing.draw_batch` on ``device``, reusing loaded CLIP models across
-    calls (keyed by model specs, weights and device), so a run loads each model once."""
+    calls (keyed by model specs, weights and device), so a run loads each model once.
+
+    ``on_step(step, iterations, drawings)`` is called when a batch starts (step 0) and after
+    each of its optimisation steps."""
     from clipdraw.drawing import draw_batch, load_models
     from clipdraw.models import resolve_device
 
@@ -158,17 +232,34 @@ def pipeline_draw_fn(device: str | None = None) -> DrawFn:
 
     def draw(settings: Sequence[DrawSettings]) -> Sequence[Drawing]:
         first = settings[0].resolved()
+        callbacks = []
+        if on_step is not None:
+            count = len(settings)
+            on_step(0, first.iterations, count)
+            callbacks.append(lambda info: on_step(info.step, info.iterations, count))
         key = (first.models, first.pretrained, first.clip_weights, first.uses_clip)
         if key not in cache:
             cache.clear()
             cache[key] = load_models(first, target)
-        return draw_batch(list(settings), device=target, clip_models=cache[key])
+        return draw_batch(list(settings), device=target, clip_models=cache[key],
+                          callbacks=callbacks)
 
     return draw
 
 
 def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    """``"ValueError: message"``, whatever ``str(error)`` does, at most
+    :data:`MAX_ERROR_CHARS` long."""
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 - an exception whose str() fails
+        message = ""
+    return _shorten(f"{type(error).__name__}: {message}" if message else type(error).__name__)
+
+
+def _shorten(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (the last one an ellipsis when cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
 
 
 def draw_candidates(
@@ -205,12 +296,14 @@ def draw_candidates(
         if good:
             try:
                 scores = judge([r.drawing.render() for r in good], [r.settings for r in good])
+                similarities = [None if score is None else float(score) for score in scores]
             except Exception as error:  # noqa: BLE001 - a judge failure fails these drawings
                 for r in good:
                     r.error = f"judge failed: {_error_text(error)}"
+                    r.reason = "judge failed"
             else:
-                for r, score in zip(good, scores):
-                    r.judge_similarity = None if score is None else float(score)
+                for r, similarity in zip(good, similarities):
+                    r.judge_similarity = similarity
     return results
 
 
@@ -223,30 +316,83 @@ def local_executor(
 
 
 def _coerce_rows(rows: Sequence[Row] | Sequence[DrawSettings]) -> list[Row]:
-    """Accept rows, or bare settings (numbered from 1) for API callers."""
+    """Accept rows, bare settings or mappings (numbered from 1) for API callers; anything that
+    cannot become a row is kept as an invalid one."""
     coerced = []
     for number, row in enumerate(rows, start=1):
-        if isinstance(row, Row):
-            coerced.append(row)
-        elif isinstance(row, DrawSettings):
-            prompt = " ".join(row.prompts)
-            try:
-                coerced.append(Row(number=number, settings=row.validate(), prompt=prompt))
-            except ValueError as error:
-                coerced.append(Row(number=number, settings=None, error=str(error), prompt=prompt))
-        elif isinstance(row, Mapping):
-            coerced.append(row_from_mapping(number, row))
-        else:
-            raise TypeError(f"rows must be Row, DrawSettings or mappings, got {type(row)!r}")
+        try:
+            if isinstance(row, Row):
+                coerced.append(row)
+            elif isinstance(row, DrawSettings):
+                coerced.append(_row_from_settings(number, row))
+            elif isinstance(row, Mapping):
+                coerced.append(row_from_mapping(number, row))
+            else:
+                raise TypeError(f"a row must be a Row, DrawSettings or mapping, not "
+                                f"{type(row).__name__}")
+        except Exception as error:  # noqa: BLE001 - a bad row costs only itself
+            coerced.append(Row(number=number, settings=None, error=_error_text(error)))
     return coerced
+
+
+def _row_from_settings(number: int, settings: DrawSettings) -> Row:
+    prompt = " ".join(str(p) for p in settings.prompts)
+    try:
+        return Row(number=number, settings=settings.validate(), prompt=prompt)
+    except ValueError as error:
+        return Row(number=number, settings=None, error=str(error), prompt=prompt)
+
+
+def _plannable(row: Row, seeds: int, best_of: int) -> Row:
+    """``row`` if every step of planning its jobs works; else the same row marked invalid.
+
+    Rows are read by someone else's rules, so whatever a row holds (a NaN or list seed, a
+    surrogate in its prompt, settings of the wrong type) it must cost only itself: its jobs
+    are expanded, keyed, fingerprinted and grouped here once, alone.
+    """
+    try:
+        for job in expand_jobs([row], seeds=seeds, best_of=best_of):
+            json.dumps(json_safe({"key": job.key, "prompt": job.prompt, "error": job.error}))
+            for candidate in job.candidates:
+                batch_key(candidate)
+                job.stem(int(candidate.seed))
+                json.dumps(json_safe(candidate.to_dict()))
+    except Exception as error:  # noqa: BLE001 - whatever it is, it is this row's error
+        problem = error
+    else:
+        return row
+    prompt = row.prompt if isinstance(row.prompt, str) else ""
+    number = row.number if isinstance(row.number, int) and not isinstance(row.number, bool) else 0
+    message = str(row.error) if row.error is not None else _error_text(problem)
+    invalid = Row(number=number, settings=None, error=message, prompt=prompt)
+    try:
+        expand_jobs([invalid])
+    except Exception:  # noqa: BLE001 - even its prompt is unusable (as a file name)
+        invalid = Row(number=number, settings=None, error=message, prompt="")
+    return invalid
+
+
+def plan_jobs(rows: Sequence[Row], seeds: int = 1, best_of: int = 1) -> list[Job]:
+    """:func:`~clipdraw.batch.rows.expand_jobs`, except that a row that cannot be planned
+    becomes an invalid row's job (with its error) instead of stopping the whole batch."""
+    return expand_jobs([_plannable(row, seeds, best_of) for row in rows], seeds=seeds,
+                       best_of=best_of)
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _failure(job: Job, reason: str, error: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A failed job's manifest entry; its texts are shortened, since a hostile row's prompt or
+    error can be megabytes."""
+    return {"key": job.key, "row": job.row, "prompt": _shorten(str(job.prompt)),
+            "status": "error", "reason": reason, "error": _shorten(error),
+            "finished_at": _now(), **extra}
+
+
 def _save_job(job: Job, drawn: list[Drawn], out_dir: Path, png: bool, extra: Mapping) -> dict:
-    """Write the best candidate's files (each atomically) and return the job's manifest entry."""
+    """Write the best candidate's files (as one set) and return the job's manifest entry."""
     good = [d for d in drawn if d.error is None and d.drawing is not None]
     base = {
         "key": job.key,
@@ -263,13 +409,14 @@ def _save_job(job: Job, drawn: list[Drawn], out_dir: Path, png: bool, extra: Map
             for d in drawn
         ]
     if not good:
-        errors = [d.error for d in drawn if d.error]
+        failed = [d for d in drawn if d.error]
         return {
             **base,
             "status": "error",
+            "reason": failed[0].reason if failed else "no result",
             "seed": int(job.candidates[0].seed),
             "settings": job.candidates[0].to_dict(),
-            "error": errors[0] if errors else "nothing was drawn",
+            "error": failed[0].error if failed else "nothing was drawn",
             "finished_at": _now(),
         }
     best = max(good, key=lambda d: d.score)
@@ -295,6 +442,30 @@ def _save_job(job: Job, drawn: list[Drawn], out_dir: Path, png: bool, extra: Map
     return entry
 
 
+def _remove_half_saved(job: Job, folder: Path) -> None:
+    """Remove the files of a drawing of ``job`` whose set was cut short (its JSON, renamed
+    last, is missing), so no ``.svg`` stays without its ``.png`` and ``.json``."""
+    for candidate in job.candidates:
+        stem = job.stem(int(candidate.seed))
+        if (folder / f"{stem}.json").exists():
+            continue
+        for suffix in (".svg", ".png"):
+            (folder / f"{stem}{suffix}").unlink(missing_ok=True)
+
+
+def _folder_problem(
+    error: BaseException, folder: Path, errnos: set[int] | None = _FOLDER_ERRNOS
+) -> WriteFailed | None:
+    """The run-stopping error for an ``OSError`` about the output folder (disk full,
+    read-only, no permission; any errno when ``errnos`` is ``None``), else ``None``."""
+    if isinstance(error, WriteFailed):
+        return error
+    if isinstance(error, OSError) and (errnos is None or error.errno in errnos):
+        reason = error.strerror or os.strerror(error.errno or errno.EIO)
+        return WriteFailed(error.errno, f"cannot write into {folder}: {reason}")
+    return None
+
+
 def run_batch(
     rows: Sequence[Row] | Sequence[DrawSettings],
     out_dir: str | os.PathLike,
@@ -309,6 +480,7 @@ def run_batch(
     progress: Progress | None = None,
     executor: Executor | None = None,
     draw_fn: DrawFn | None = None,
+    lock_timeout: float | None = None,
 ) -> BatchSummary:
     """Draw every row (``seeds`` times, each the best of ``best_of`` seeds) into ``out_dir``.
 
@@ -323,19 +495,64 @@ def run_batch(
         judge_pretrained: the judge's pretrained tag.
         device: torch device for drawing and judging; the pipeline's default when ``None``.
         png: also save a PNG of each drawing.
-        progress: receives the number of jobs, then each manifest entry as it is written.
+        progress: receives the number of jobs, each manifest entry as it is written, and
+            optionally the steps of the batch in flight (see :class:`Progress`).
         executor: runs batches (default: here, one after another; see
-            :func:`clipdraw.batch.ray_backend.ray_executor`).
+            :class:`clipdraw.batch.ray_backend.RayExecutor`).
         draw_fn: replaces :func:`clipdraw.draw_batch` (tests, custom pipelines).
+        lock_timeout: seconds to wait while another run draws into ``out_dir`` (``None``: as
+            long as it takes; see :class:`~clipdraw.batch.lock.FolderLock`).
 
     Returns:
         A :class:`BatchSummary`. Jobs already complete in the manifest are skipped; invalid rows
-        and failed drawings get an ``error`` entry and do not stop the others.
+        and failed drawings get an ``error`` entry (with a ``reason``) and do not stop the
+        others.
+
+    Raises:
+        WriteFailed: ``out_dir`` or its manifest cannot be written (disk full, read-only); the
+            manifest keeps every entry written before, so rerunning resumes.
+        FolderBusy: another run still holds ``out_dir`` after ``lock_timeout`` seconds.
     """
     folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    waiting = getattr(progress, "waiting", None)
+    lock = FolderLock(folder, timeout=lock_timeout, on_wait=waiting)
+    try:
+        lock.acquire()
+    except OSError as error:
+        raise _folder_problem(error, folder, errnos=None) from None
+    try:
+        return _run_locked(rows, folder, seeds=seeds, batch_size=batch_size, best_of=best_of,
+                           judge_model=judge_model, judge_pretrained=judge_pretrained,
+                           device=device, png=png, progress=progress, executor=executor,
+                           draw_fn=draw_fn)
+    except OSError as error:
+        problem = _folder_problem(error, folder)
+        if problem is None:
+            raise
+        raise problem from None
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    rows: Sequence[Row] | Sequence[DrawSettings],
+    folder: Path,
+    *,
+    seeds: int,
+    batch_size: int,
+    best_of: int,
+    judge_model: str | None,
+    judge_pretrained: str | None,
+    device: str | None,
+    png: bool,
+    progress: Progress | None,
+    executor: Executor | None,
+    draw_fn: DrawFn | None,
+) -> BatchSummary:
+    """:func:`run_batch` once the folder is locked."""
+    remove_temporaries(folder)
     manifest = Manifest(folder / MANIFEST_NAME)
-    jobs = expand_jobs(_coerce_rows(rows), seeds=seeds, best_of=best_of)
+    jobs = plan_jobs(_coerce_rows(rows), seeds=seeds, best_of=best_of)
     latest = latest_entries(manifest.read())
     summary = BatchSummary(total=len(jobs))
     todo: list[Job] = []
@@ -350,31 +567,29 @@ def run_batch(
     if progress is not None:
         progress.start(summary.total, summary.skipped)
 
-    extra = {"batch_size": batch_size}
+    extra: dict[str, Any] = {"batch_size": batch_size}
     if judge_model:
         extra["judge_model"] = judge_model
 
     def record(entry: dict[str, Any]) -> None:
         manifest.append(entry)
-        summary.entries.append(entry)
-        if entry["status"] == "ok":
-            summary.ok += 1
-        else:
-            summary.failed += 1
+        summary.add(entry)
         if progress is not None:
             progress.advance(entry)
 
     runnable = [job for job in todo if job.error is None]
     for job in todo:
         if job.error is not None:
-            record({"key": job.key, "row": job.row, "prompt": job.prompt, "status": "error",
-                    "error": job.error, "finished_at": _now(), **extra})
+            record(_failure(job, "invalid row", str(job.error), extra))
+        else:
+            _remove_half_saved(job, folder)
 
     batches = make_batches(runnable, batch_size)
     settings_batches = [[runnable[j].candidates[c] for j, c in batch] for batch in batches]
     pending: dict[int, dict[int, Drawn]] = {}
+    finished: set[int] = set()
     work = Work(draw_fn=draw_fn, device=device, judge_model=judge_model,
-                 judge_pretrained=judge_pretrained)
+                judge_pretrained=judge_pretrained, on_step=getattr(progress, "step", None))
     for batch_index, results in (executor or local_executor)(settings_batches, work):
         for (job_index, candidate_index), drawn in zip(batches[batch_index], results):
             done = pending.setdefault(job_index, {})
@@ -383,13 +598,19 @@ def run_batch(
             if len(done) == len(job.candidates):
                 ordered = [done[i] for i in range(len(job.candidates))]
                 del pending[job_index]
+                finished.add(job_index)
                 try:
                     entry = _save_job(job, ordered, folder, png, extra)
                 except Exception as error:  # noqa: BLE001 - a save failure fails this job only
-                    entry = {"key": job.key, "row": job.row, "prompt": job.prompt,
-                             "status": "error", "error": f"saving failed: {_error_text(error)}",
-                             "finished_at": _now(), **extra}
+                    stop = _folder_problem(error, folder)
+                    if stop is not None:
+                        raise stop from None
+                    entry = _failure(job, "saving failed",
+                                     f"saving failed: {_error_text(error)}", extra)
                 record(entry)
+    for job_index, job in enumerate(runnable):  # an executor that lost a batch
+        if job_index not in finished:
+            record(_failure(job, "no result", "the executor returned no drawing", extra))
     return summary
 
 
@@ -447,16 +668,18 @@ class Work:
     device: str | None = None
     judge_model: str | None = None
     judge_pretrained: str | None = "openai"
+    on_step: StepFn | None = field(default=None, repr=False, compare=False)
     _judge: Judge | None = field(default=None, repr=False, compare=False)
     _drawer: DrawFn | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, settings: Sequence[DrawSettings]) -> list[Drawn]:
         if self._drawer is None:  # made once, so models load once per process
-            self._drawer = self.draw_fn or pipeline_draw_fn(self.device)
+            self._drawer = self.draw_fn or pipeline_draw_fn(self.device, self.on_step)
         if self.judge_model and self._judge is None:
             self._judge = Judge(self.judge_model, self.judge_pretrained, self.device)
         return draw_candidates(settings, draw_fn=self._drawer, judge=self._judge)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Ship without loaded models: each Ray worker loads its own."""
-        return {**self.__dict__, "_judge": None, "_drawer": None}
+        """Ship without loaded models (each Ray worker loads its own) or the step callback
+        (it reports to this process's console)."""
+        return {**self.__dict__, "_judge": None, "_drawer": None, "on_step": None}

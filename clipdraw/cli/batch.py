@@ -16,13 +16,18 @@ __all__ = ["command"]
 
 
 class _Bar:
-    """tqdm bar over drawings on stderr: done / total, drawings per minute, ETA."""
+    """tqdm bar over drawings on stderr: done / total, drawings per minute, ETA, and the step
+    of the batch in flight (so a long first batch does not look stuck at 0)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, refresh_seconds: float = 0.5) -> None:
         self.enabled = enabled
+        self.refresh_seconds = refresh_seconds
         self.bar: Any = None
         self.started = 0.0
         self.drawn = 0
+        self.rate = "0.0 drawings/min"
+        self.in_flight = ""
+        self.refreshed = 0.0
 
     def start(self, total: int, done: int) -> None:
         self.started = time.perf_counter()
@@ -38,15 +43,36 @@ class _Bar:
             dynamic_ncols=True,
             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
         )
-        self.bar.set_postfix_str("0.0 drawings/min", refresh=True)
+        self._show(refresh=True)
+
+    def _show(self, refresh: bool) -> None:
+        if self.bar is not None:
+            parts = [self.rate, self.in_flight]
+            self.bar.set_postfix_str(", ".join(part for part in parts if part), refresh=refresh)
+            self.refreshed = time.perf_counter()
+
+    def step(self, step: int, iterations: int, drawings: int) -> None:
+        """The batch in flight finished optimisation step ``step`` of ``iterations``."""
+        noun = "drawing" if drawings == 1 else "drawings"
+        self.in_flight = (f"{drawings} {noun}: loading models" if step == 0
+                          else f"{drawings} {noun}: step {step}/{iterations}")
+        due = time.perf_counter() - self.refreshed >= self.refresh_seconds
+        self._show(refresh=due or step in (0, iterations))
+
+    def waiting(self, holder: str) -> None:
+        """Another run holds the output folder."""
+        click.echo(f"another clipdraw batch ({holder}) is drawing into this folder; waiting "
+                   "for it to finish, then resuming (Ctrl-C to stop)", err=True)
 
     def advance(self, entry: Mapping[str, Any]) -> None:
         self.drawn += 1
-        if self.bar is None:
-            return
         minutes = max(time.perf_counter() - self.started, 1e-9) / 60
         failed = " (failed)" if entry.get("status") != "ok" else ""
-        self.bar.set_postfix_str(f"{self.drawn / minutes:.1f} drawings/min{failed}", refresh=False)
+        self.rate = f"{self.drawn / minutes:.1f} drawings/min{failed}"
+        self.in_flight = ""
+        if self.bar is None:
+            return
+        self._show(refresh=False)
         self.bar.update(1)
 
     def close(self) -> None:
@@ -65,6 +91,25 @@ def check_output_folder(folder: Path) -> None:
     if existing is None or not os.access(existing, os.W_OK | os.X_OK):
         raise click.BadParameter(f"folder {str(existing or folder)!r} is not writable",
                                  param_hint="--output")
+
+
+def _report(summary: Any, manifest: Path) -> None:
+    """The run's one-line summary on stderr, then why drawings failed: counts by reason and
+    the first few messages."""
+    click.echo(
+        f"{summary.ok} drawn, {summary.skipped} already done, {summary.failed} failed "
+        f"-> {manifest}",
+        err=True,
+    )
+    if not summary.failed:
+        return
+    reasons = ", ".join(f"{count} {reason}" for reason, count in summary.failures.most_common())
+    click.echo(f"failed: {reasons}", err=True)
+    for line in summary.first_errors:
+        click.echo(f"  {line}", err=True)
+    hidden = summary.failed - len(summary.first_errors)
+    if hidden > 0:
+        click.echo(f"  ... and {hidden} more (see the manifest's error entries)", err=True)
 
 
 def _base_settings(ctx: click.Context, options: Mapping[str, Any]) -> Any:
@@ -131,6 +176,7 @@ def command(
     """
     from clipdraw.batch.rows import read_rows
     from clipdraw.batch.run import run_batch
+    from clipdraw.io import WriteFailed
     from clipdraw.models import ModelLoadError, check_model_spec
 
     base = _base_settings(click.get_current_context(), overrides)
@@ -175,12 +221,14 @@ def command(
         bar.close()
         click.echo("interrupted: rerun the same command to resume", err=True)
         sys.exit(130)
+    except WriteFailed as error:
+        bar.close()
+        failure = click.ClickException(f"{error}; free space (or fix permissions) and rerun "
+                                       "the same command to resume")
+        failure.exit_code = 2
+        raise failure from None
     finally:
         bar.close()
-    click.echo(
-        f"{summary.ok} drawn, {summary.skipped} already done, {summary.failed} failed "
-        f"-> {out_dir / 'manifest.jsonl'}",
-        err=True,
-    )
+    _report(summary, out_dir / "manifest.jsonl")
     if summary.failed:
         sys.exit(1)
