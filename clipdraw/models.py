@@ -382,7 +382,7 @@ class _Source:
 
     ``name`` is what open_clip's ``create_model`` and ``get_tokenizer`` take; ``weights`` a local
     file, or ``None`` with ``tag_cfg`` (download that tag), ``hf_hub`` (download the repo's) or
-    neither (random weights).
+    neither (random weights). ``hf_hub``: the config (and weights) come from the hub.
     """
 
     spec: str
@@ -489,7 +489,7 @@ def _resolve(spec: str, pretrained: str | None, weights_file: str | os.PathLike 
                 _weights_format(weights)
         return _Source(spec, spec, weights, vocab=vocab)
     if spec.startswith("hf-hub:"):
-        return _Source(spec, spec, weights, hf_hub=weights is None)
+        return _Source(spec, spec, weights, hf_hub=True)
     name = spec.replace("/", "-")
     if name not in open_clip.list_models():
         known = [*open_clip.list_models(), *shipped_models()]
@@ -536,28 +536,48 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
+def _hub_cached(repo: str, names: Sequence[str], cache_dir: str | None) -> Path | None:
+    """The first of ``names`` that a download already put in the hub cache (found without asking
+    the hub, which retries for a minute when it cannot be reached)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for name in names:
+        found = try_to_load_from_cache(repo, name, cache_dir=cache_dir)
+        if isinstance(found, str) and os.path.isfile(found):
+            return Path(found)
+    return None
+
+
 def _cached_weights(tag_cfg: Mapping[str, Any], cache_dir: str | None) -> Path | None:
-    """The local file of a pretrained tag's weights if a download already put it there (found
-    without asking the hub, which retries for a minute when it cannot be reached)."""
+    """The local file of a pretrained tag's weights if a download already put it there."""
     hub = tag_cfg.get("hf_hub", "")
     if hub:
-        from huggingface_hub import try_to_load_from_cache
-
         model_id, filename = os.path.split(hub)
         filename = filename or "open_clip_pytorch_model.bin"
         names = [filename[:-4] + ".safetensors"] if filename.endswith((".bin", ".pth")) else []
         if filename == "open_clip_pytorch_model.bin":
             names = ["open_clip_model.safetensors"]
-        for name in [*names, filename]:
-            found = try_to_load_from_cache(model_id, name, cache_dir=cache_dir)
-            if isinstance(found, str) and os.path.isfile(found):
-                return Path(found)
-        return None
+        return _hub_cached(model_id, [*names, filename], cache_dir)
     url = tag_cfg.get("url", "")
     if url:
         local = Path(cache_dir or os.path.expanduser("~/.cache/clip"), os.path.basename(url))
         return local if local.is_file() else None
     return None
+
+
+def _from_hub_cache(source: _Source, cache_dir: str | None) -> _Source:
+    """An ``hf-hub:`` source whose config and weights are cached, as the ``local-dir:`` of the
+    cached snapshot (so loading asks no server); other sources unchanged."""
+    if not source.hf_hub:
+        return source
+    repo = source.spec[len("hf-hub:"):]
+    config = _hub_cached(repo, ["open_clip_config.json"], cache_dir)
+    weights = source.weights or _hub_cached(
+        repo, ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"], cache_dir)
+    if config is None or weights is None:
+        return source
+    return _Source(source.spec, f"local-dir:{config.parent}", weights,
+                   vocab=_read_config(config)[2])
 
 
 def _check_network(source: _Source, cache_dir: str | None) -> None:
@@ -571,11 +591,11 @@ def _check_network(source: _Source, cache_dir: str | None) -> None:
     else:
         return
     if _offline():
-        raise ModelLoadError(f"cannot get {what}: the weights are not in the cache and "
-                             f"HF_HUB_OFFLINE=1 forbids a download. {_CACHE_HINT}")
+        raise ModelLoadError(f"cannot get {what}: it is not in the cache and HF_HUB_OFFLINE=1 "
+                             f"forbids a download. {_CACHE_HINT}")
     if not _reachable(url):
-        raise ModelLoadError(f"cannot get {what}: the weights are not in the cache and the "
-                             f"network cannot be reached. {_CACHE_HINT}")
+        raise ModelLoadError(f"cannot get {what}: it is not in the cache and the network "
+                             f"cannot be reached. {_CACHE_HINT}")
 
 
 def check_model_spec(
@@ -604,7 +624,7 @@ def check_model_spec(
     """
     source = _resolve(spec, pretrained, weights_file)
     if check_download:
-        _check_network(source, None)
+        _check_network(_from_hub_cache(source, None), None)
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -676,7 +696,7 @@ def load_clip(
         ModelLoadError: unknown model or tag, missing or unsafe file, weights that cannot be
             downloaded or do not fit the architecture.
     """
-    source = _resolve(spec, pretrained, weights_file)
+    source = _from_hub_cache(_resolve(spec, pretrained, weights_file), cache_dir)
     _check_network(source, cache_dir)
     state = _weights_of(source, cache_dir)  # before building: a bad file fails at once
     name = source.name or _register(Path(spec).stem, source.model_cfg or {})

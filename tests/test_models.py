@@ -281,6 +281,21 @@ def test_without_a_network_a_missing_download_fails_at_once(monkeypatch, tmp_pat
         load_clip("hf-hub:org/repo")
 
 
+def test_a_cached_hub_model_loads_without_asking_the_hub(monkeypatch, tmp_path, tiny_clip):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(models, "_reachable", lambda url, timeout=3.0: pytest.fail("probed"))
+    repo = tmp_path / "models--org--tiny"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc")
+    (repo / "snapshots" / "abc").mkdir(parents=True)
+    _, weights = save_model(_trained_like(tiny_clip), TINY_CLIP_CONFIG,
+                            repo / "snapshots" / "abc" / "open_clip_model", dtype=torch.float32)
+    (repo / "snapshots" / "abc" / "open_clip_model.json").rename(
+        repo / "snapshots" / "abc" / "open_clip_config.json")
+    loaded = load_clip("hf-hub:org/tiny", cache_dir=str(tmp_path))
+    assert torch.equal(loaded.model.text_projection, read_state_dict(weights)["text_projection"])
+
+
 def test_cached_weights_of_a_tag_are_found_without_asking_the_hub(tmp_path):
     repo = tmp_path / "models--timm--vit_base_patch32_clip_224.openai"
     snapshot = repo / "snapshots" / "abc"
