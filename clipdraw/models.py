@@ -208,6 +208,20 @@ class PrunedTokenizer:
         self._rows = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long)
         self._rows[ids] = torch.arange(len(ids))
 
+    def unknown_words(self, text: str) -> list[str]:
+        """The words of ``text`` that the model was not given (and that prompts therefore lose).
+
+        Examples:
+            >>> tokenizer = open_clip.SimpleTokenizer()
+            >>> kept = sorted(set(tokenizer(["a red circle"])[0].tolist()))
+            >>> pruned = PrunedTokenizer(tokenizer, kept)
+            >>> pruned.unknown_words("a red zebra circle")
+            ['zebra']
+        """
+        known = set(self.vocab.tolist())
+        return [word for word in text.split()
+                if any(i not in known for i in self.tokenizer.encode(word))]
+
     def __call__(self, texts: str | Sequence[str], context_length: int | None = None) -> Tensor:
         ids = self.tokenizer(texts, context_length or self.context_length)
         inside = ids < len(self._rows)

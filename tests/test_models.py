@@ -333,6 +333,7 @@ def test_a_pruned_token_table_gives_the_full_models_embeddings(tmp_path, tiny_cl
                           atol=1e-6)
     # A word the model was not given is dropped, as if not written.
     assert torch.allclose(pruned.encode_text(["a red zebra circle"]), reference[:1], atol=1e-6)
+    assert pruned.tokenizer.unknown_words("a Red zebra, circle") == ["zebra,"]
 
 
 def test_shipped_weights_are_half_precision_and_still_agree(tmp_path, tiny_clip):
