@@ -350,6 +350,7 @@ def save_model(
     config_path.write_text(json.dumps(document), encoding="utf-8")
     save_file({k: (v.to(dtype) if v.is_floating_point() else v).contiguous()
                for k, v in state.items()}, str(weights_path), metadata={"format": "pt"})
+    shutil.copymode(config_path, weights_path)  # safetensors writes 0600; installs need 0644
     return config_path, weights_path
 
 

@@ -341,6 +341,7 @@ def test_shipped_weights_are_half_precision_and_still_agree(tmp_path, tiny_clip)
     config, weights = save_model(full, TINY_CLIP_CONFIG, tmp_path / "tiny",
                                  vocab=_vocab_of(PROMPTS))
     assert all(v.dtype in (torch.float16, torch.int64) for v in read_state_dict(weights).values())
+    assert weights.stat().st_mode == config.stat().st_mode  # readable once installed
     pruned = load_clip(str(config))
     reference = torch.nn.functional.normalize(
         full.encode_text(open_clip.SimpleTokenizer()(PROMPTS)), dim=-1)
