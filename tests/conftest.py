@@ -5,7 +5,6 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ.setdefault("CLIPDRAW_OFFLINE", "1")
 
 
 # -- drawing-pipeline fixtures (tests/helpers.py holds the tiny CLIP config) ---------------------
