@@ -27,6 +27,7 @@ _LAZY = {
     "draw_batch": "clipdraw.drawing",
     "DrawSettings": "clipdraw.settings",
     "load_clip": "clipdraw.models",
+    "shipped_models": "clipdraw.models",
     "ModelLoadError": "clipdraw.models",
     "load_svg": "clipdraw.svg",
     "save_svg": "clipdraw.svg",

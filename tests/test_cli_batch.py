@@ -137,3 +137,12 @@ def test_every_drawing_option_is_also_a_batch_column(flag):
     with pytest.raises(ValueError) as caught:
         _column_value(column, {"not": "a value"})
     assert "unknown column" not in str(caught.value)
+
+
+def test_a_judge_model_whose_weights_cannot_be_had_is_a_usage_error(tmp_path):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a cat\n")
+    result = _run(str(prompts), "--out", str(tmp_path / "out"), "--best-of", "2",
+                  "--judge-model", "ViT-B-32", "--judge-pretrained", "openai")
+    assert result.exit_code == 2 and "--judge-model" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()

@@ -183,7 +183,7 @@ def command(
     check_output_folder(out_dir)
     if judge_model is not None:
         try:
-            check_model_spec(judge_model, judge_pretrained)
+            check_model_spec(judge_model, judge_pretrained, check_download=True)
         except ModelLoadError as error:
             raise click.BadParameter(str(error), param_hint="--judge-model") from None
     try:

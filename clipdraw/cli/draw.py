@@ -140,7 +140,9 @@ def build_settings(o: dict[str, Any]) -> tuple[Any, Path]:
             try:
                 check_model_spec(spec, settings.pretrained, settings.clip_weights)
             except ModelLoadError as error:
-                raise click.BadParameter(str(error), param_hint="--model") from None
+                weights = settings.clip_weights
+                hint = "--clip-weights" if weights and weights in str(error) else "--model"
+                raise click.BadParameter(str(error), param_hint=hint) from None
     return settings, output
 
 
