@@ -17,7 +17,7 @@ from clipdraw.batch.lock import LOCK_NAME, FolderBusy, FolderLock
 from clipdraw.batch.run import run_batch
 
 # A batch run in its own process: a fake drawer logs "pid prompt" per drawing to LOG and holds
-# its first drawing until RELEASE exists (at most 60 s); prints its summary as JSON.
+# its first drawing until RELEASE exists (at most 20 s); prints its summary as JSON.
 _RUNNER = textwrap.dedent(
     """
     import json, os, sys, time
@@ -35,7 +35,7 @@ _RUNNER = textwrap.dedent(
         for s in settings:
             with open(log, "a") as handle:
                 handle.write(f"{os.getpid()} {s.prompts[0]}\\n")
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 20
             while not os.path.exists(release) and time.monotonic() < deadline:
                 time.sleep(0.05)
             points = torch.tensor([[[4.0, 4.0], [10.0, 20.0], [20.0, 10.0], [28.0, 28.0]]])

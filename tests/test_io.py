@@ -156,3 +156,42 @@ def test_json_safe_cuts_off_absurd_nesting():
         value = [value]
     text = json.dumps(json_safe(value))
     assert text.count("[") <= 65 and '"..."' in text
+
+
+def _drawing():
+    from clipdraw.drawing import Drawing
+    from clipdraw.scene import Scene
+    from clipdraw.settings import DrawSettings
+
+    points = torch.tensor([[[4.0, 4.0], [10.0, 20.0], [20.0, 10.0], [28.0, 28.0]]])
+    scene = Scene.create(points, torch.tensor([1]), 32, 32)
+    return Drawing(scene, DrawSettings(prompts=("a cat \ud800",), width=32, height=32), {})
+
+
+def test_drawing_files_appear_as_one_set_with_the_json_last(tmp_path, monkeypatch):
+    renamed = []
+    real_replace = os.replace
+
+    def replace(source, target):
+        renamed.append(Path(target).name)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    written = _drawing().save(tmp_path / "d.svg")
+    assert renamed == ["d.svg", "d.png", "d.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.png", "d.svg"]
+    assert json.loads(written["json"].read_text(encoding="utf-8"))["settings"]["prompts"] == [
+        "a cat \N{REPLACEMENT CHARACTER}"]
+    written["svg"].read_bytes().decode("utf-8")
+
+
+def test_a_drawing_whose_png_fails_leaves_no_file_at_all(tmp_path, monkeypatch):
+    import clipdraw.drawing
+
+    def broken(image, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(clipdraw.drawing, "write_png", broken)
+    with pytest.raises(OSError):
+        _drawing().save(tmp_path / "d.svg")
+    assert list(tmp_path.iterdir()) == []
