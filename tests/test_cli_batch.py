@@ -78,7 +78,8 @@ def test_missing_prompts_file_is_a_usage_error(tmp_path):
     assert result.exit_code == 2
 
 
-def test_ray_option_runs_on_a_local_cluster(tmp_path, small, monkeypatch):
+def test_ray_option_passes_the_address_and_retries_to_the_executor(tmp_path, small,
+                                                                    monkeypatch):
     calls = {}
 
     class FakeExecutor:
@@ -97,7 +98,10 @@ def test_ray_option_runs_on_a_local_cluster(tmp_path, small, monkeypatch):
     assert calls == {"address": None, "max_retries": 3}
     result = _run(str(prompts), "--out", str(tmp_path / "o2"), "-q", *small,
                   "--ray", "auto", "--max-retries", "1")
+    assert result.exit_code == 0, result.stderr
     assert calls == {"address": "auto", "max_retries": 1}
+    (entry,) = read_manifest(tmp_path / "o2" / "manifest.jsonl")
+    assert entry["status"] == "ok"
 
 
 def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path, monkeypatch):
