@@ -14,7 +14,7 @@ from helpers import fills_and_caps, random_strokes
 
 from clipdraw import render
 from clipdraw.render import available_backends
-from clipdraw.render.diffvg_backend import _over
+from clipdraw.render.composite import over
 
 
 def test_torch_backend_is_always_available_and_diffvg_only_when_importable():
@@ -38,7 +38,7 @@ def test_missing_pydiffvg_is_a_clear_error(monkeypatch):
 def test_over_composites_straight_alpha_like_the_formula():
     image = torch.tensor([0.2, 0.4, 0.6, 0.5]).view(4, 1, 1)
     background = torch.tensor([1.0, 1.0, 0.0, 0.5])
-    out = _over(image, background)[:, 0, 0]
+    out = over(image, background[:, None, None])[:, 0, 0]
     alpha = 0.5 + 0.5 * 0.5
     expected_rgb = (torch.tensor([0.2, 0.4, 0.6]) * 0.5 + torch.tensor([1.0, 1.0, 0.0]) * 0.25)
     torch.testing.assert_close(out, torch.cat([expected_rgb / alpha, torch.tensor([alpha])]))
