@@ -17,6 +17,19 @@ from clipdraw.render import available_backends
 from clipdraw.render.composite import over
 
 
+def test_clipdraw_render_is_both_the_function_and_the_subpackage():
+    import inspect
+
+    import clipdraw
+    from clipdraw.render.api import render as function
+    from clipdraw.render.plan import RenderPlan
+
+    assert clipdraw.render.RenderPlan is RenderPlan and clipdraw.render.render is function
+    assert torch.equal(clipdraw.render(fills_and_caps(), scale=2), function(fills_and_caps(),
+                                                                           scale=2))
+    assert list(inspect.signature(clipdraw.render).parameters)[0] == "scene"
+
+
 def test_torch_backend_is_always_available_and_diffvg_only_when_importable():
     backends = available_backends()
     assert backends[0] == "torch"

@@ -88,3 +88,16 @@ def test_accuracy_settings_reach_the_renderer(name: str, value) -> None:
 def test_bad_settings_are_refused_naming_the_setting(change, message) -> None:
     with pytest.raises(ValueError, match=message):
         RenderSettings(**change)
+
+
+def test_a_plan_grows_each_measured_length_by_the_headroom_and_slack() -> None:
+    scene = random_strokes()
+    capacities = []
+    for settings in (RenderSettings(headroom=1.0, slack=0), RenderSettings(headroom=2.0, slack=5)):
+        plan = RenderPlan()
+        render(scene, settings=settings, plan=plan)
+        capacities.append({key: value for key, value in plan.capacities.items()
+                           if isinstance(value, int) and key[0] in ("pieces", "entries")})
+    exact, grown = capacities
+    assert exact and exact.keys() == grown.keys()
+    assert all(grown[key] == 2 * exact[key] + 5 for key in exact)
