@@ -47,7 +47,10 @@ NO_PIECE = torch.iinfo(torch.int64).max
 
 @dataclass
 class Pieces:
-    """Straight pieces of flattened segments, sorted by layer. Shapes: (Q, ...)."""
+    """Straight pieces of flattened segments, sorted by layer: what flattening hands to the
+    search and shading passes. Padding pieces (planned renders leave a list's unused capacity
+    as padding) come last, with layer ``L`` (the number of layers, past every real one), so
+    that no layer's search or box sees them."""
 
     start: Tensor  # (Q, 2)
     end: Tensor  # (Q, 2)
