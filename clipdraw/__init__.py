@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from clipdraw import render  # the subpackage, callable as its function render()
 from clipdraw._version import __version__
-from clipdraw.render import render
 from clipdraw.scene import FillRule, LineCap, Scene
 
 # Heavy names (open_clip, kornia) load on first use, so `import clipdraw` and the CLI stay quick.

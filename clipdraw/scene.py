@@ -10,13 +10,15 @@ Convention:
 Paths are chains of cubic segments that share end points: path ``n`` of canvas ``b`` uses
 ``points[b, n, : 3 * k + 1]`` with ``k = num_segments[b, n]`` (segment ``s`` has control points
 ``3s .. 3s + 3``). A closed path of ``k`` segments uses ``3 * k`` points; its last segment ends at
-point 0. Paths whose ``shape`` index equals that of the previous path are sub-paths of one compound
-shape (a glyph with a hole): their fills share one winding number and their strokes are one union.
+point 0. Paths whose ``compound`` index equals that of the previous path are sub-paths of one
+compound shape (a glyph with a hole): their fills share one winding number and their strokes are
+one union. (``shape`` always means a tensor's shape.)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -53,7 +55,7 @@ _TENSOR_FIELDS = (
     "filled",
     "fill_rule",
     "linecap",
-    "shape",
+    "compound",
     "background",
 )
 
@@ -75,16 +77,28 @@ class Scene:
         filled: whether a path is filled (open paths are filled as if closed, as in SVG).
         fill_rule: :class:`FillRule` values.
         linecap: :class:`LineCap` values; joins are always round.
-        shape: compound-shape index, non-decreasing along N (equal neighbours share one shape).
+        compound: compound-shape index, non-decreasing along N (equal neighbours are sub-paths
+            of one compound shape).
         background: straight RGBA background colour; alpha 0 is transparent.
 
     Shape:
         - points: :math:`(B, N, P, 2)` float
-        - num_segments, fill_rule, linecap, shape: :math:`(B, N)` long
+        - num_segments, fill_rule, linecap, compound: :math:`(B, N)` long
         - closed, stroked, filled: :math:`(B, N)` bool
         - stroke_width: :math:`(B, N)` float
         - stroke_color, fill_color: :math:`(B, N, 4)` float
         - background: :math:`(B, 4)` float
+
+    Examples:
+        >>> import torch
+        >>> from clipdraw import Scene
+        >>> curve = torch.tensor([[[2.0, 8], [6, 2], [10, 14], [14, 8]]])  # one cubic segment
+        >>> scene = Scene.create(curve, torch.tensor([1]), 16, 16, stroke_width=2.0,
+        ...                      stroke_color=torch.tensor([0.0, 0, 0, 1]))
+        >>> scene.batch_size, scene.num_paths, tuple(scene.points.shape)
+        (1, 1, (1, 1, 4, 2))
+        >>> Scene.concat([scene, scene]).validate().batch_size
+        2
     """
 
     width: int
@@ -99,7 +113,7 @@ class Scene:
     filled: Tensor
     fill_rule: Tensor
     linecap: Tensor
-    shape: Tensor
+    compound: Tensor
     background: Tensor
 
     @classmethod
@@ -116,11 +130,14 @@ class Scene:
         closed: Tensor | bool = False,
         fill_rule: Tensor | FillRule = FillRule.NONZERO,
         linecap: Tensor | LineCap = LineCap.ROUND,
-        shape: Tensor | None = None,
+        compound: Tensor | None = None,
         background: Tensor | Sequence[float] | None = (1.0, 1.0, 1.0, 1.0),
+        shape: Tensor | None = None,
     ) -> Scene:
         """Build a scene, broadcasting scalars; a path is stroked iff a stroke colour is given
-        and filled iff a fill colour is given. A missing batch dimension is added.
+        and filled iff a fill colour is given. A missing batch dimension is added. Each path
+        is its own compound shape unless ``compound`` says otherwise (``shape`` is its old
+        name, kept until every caller says ``compound``).
 
         Shape:
             - points: :math:`(B, N, P, 2)` or :math:`(N, P, 2)`
@@ -154,8 +171,10 @@ class Scene:
         background = torch.as_tensor(background, device=device, dtype=dtype)
         if background.dim() == 1:
             background = background.expand(batch, 4)
-        if shape is None:
-            shape = torch.arange(paths, device=device)
+        if compound is None:
+            compound = shape
+        if compound is None:
+            compound = torch.arange(paths, device=device)
         return cls(
             width=int(width),
             height=int(height),
@@ -175,7 +194,7 @@ class Scene:
                                torch.long, "fill_rule"),
             linecap=per_path(int(linecap) if isinstance(linecap, int) else linecap, (),
                              torch.long, "linecap"),
-            shape=per_path(shape, (), torch.long, "shape"),
+            compound=per_path(compound, (), torch.long, "compound"),
             background=background,
         )
 
@@ -191,8 +210,15 @@ class Scene:
     def device(self) -> torch.device:
         return self.points.device
 
+    @property
+    def shape(self) -> Tensor:
+        """Old name of :attr:`compound`, kept until every caller says ``compound``."""
+        return self.compound
+
     def replace(self, **changes) -> Scene:
         """A copy with some fields replaced (tensors are shared, not cloned)."""
+        if "shape" in changes:  # the old name of ``compound``
+            changes["compound"] = changes.pop("shape")
         return dataclasses.replace(self, **changes)
 
     def map_tensors(self, fn) -> Scene:
@@ -248,7 +274,7 @@ class Scene:
                 if tensor is scene.points:
                     tensor = torch.nn.functional.pad(tensor, (0, 0, 0, extra_points))
                 trailing = [0, 0] * (tensor.dim() - 2)
-                if tensor is scene.shape and extra_paths:
+                if tensor is scene.compound and extra_paths:
                     fill = tensor.amax(dim=1, keepdim=True) + 1 if tensor.shape[1] else 0
                     more = torch.arange(extra_paths, device=tensor.device) + fill
                     return torch.cat([tensor, more.expand(tensor.shape[0], -1)], dim=1)
@@ -284,7 +310,7 @@ class Scene:
             "filled": (batch, paths),
             "fill_rule": (batch, paths),
             "linecap": (batch, paths),
-            "shape": (batch, paths),
+            "compound": (batch, paths),
             "background": (batch, 4),
         }
         for name, shape in expected.items():
@@ -328,6 +354,23 @@ class Scene:
              "fill_rule must be 0 (nonzero) or 1 (evenodd)"),
             (((self.linecap < 0) | (self.linecap > 2)).any(),
              "linecap must be 0 (butt), 1 (round) or 2 (square)"),
-            ((self.shape[:, 1:] < self.shape[:, :-1]).any(),
-             "shape must be non-decreasing along the paths"),
+            ((self.compound[:, 1:] < self.compound[:, :-1]).any(),
+             "compound must be non-decreasing along the paths"),
         ]
+
+
+def _accepting_shape(init):
+    """``Scene(...)`` that still takes ``shape=``, the old name of ``compound``."""
+
+    @functools.wraps(init)
+    def __init__(self, *args, shape: Tensor | None = None, **kwargs) -> None:
+        if shape is not None:
+            kwargs["compound"] = shape
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+# Transitional: ``shape`` (the old name of ``compound``) is accepted by Scene(), Scene.create()
+# and Scene.replace() and read by Scene.shape until every caller says ``compound``.
+Scene.__init__ = _accepting_shape(Scene.__init__)

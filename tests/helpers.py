@@ -60,6 +60,6 @@ def fills_and_caps() -> Scene:
         stroke_color=torch.tensor([[1.0, 0, 0, 0.7]] * 3),
         fill_color=torch.tensor([[0.0, 0, 1, 0.5]] * 3),
         fill_rule=torch.tensor([FillRule.NONZERO, FillRule.EVENODD, FillRule.EVENODD]),
-        shape=torch.tensor([0, 1, 1]),
+        compound=torch.tensor([0, 1, 1]),
         linecap=torch.tensor([[LineCap.BUTT, LineCap.ROUND, LineCap.SQUARE]]),
     )

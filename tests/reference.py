@@ -1,4 +1,4 @@
-"""Brute-force reference rasteriser for a :class:`clipdraw.scene.Scene`, sharing no renderer code.
+"""Brute-force reference rasteriser for a :class:`clipdraw.scene.Scene`, sharing no rasteriser code.
 
 Every pixel is supersampled with an ``S x S`` grid of sample points and each sample gets an exact
 inside test against a densely flattened outline (``flatten`` points per cubic segment):
@@ -11,10 +11,12 @@ inside test against a densely flattened outline (``flatten`` points per cubic se
 * fill: the winding number of the flattened outline (open paths closed by a straight line) summed
   over the sub-paths of one compound shape; nonzero or odd (``fill_rule``) means inside.
 
-Coverage is the fraction of inside samples. Paint order: per compound shape (consecutive paths with
-equal ``shape``; fill colour, stroke colour, fill rule and the ``filled`` / ``stroked`` flags come
-from its first path, widths and caps from each sub-path), the fill then the stroke, straight-alpha
-source-over onto ``background``. The result is straight-alpha RGBA, float64, ``(B, 4, H, W)``.
+Coverage is the fraction of inside samples. Paint order: per compound shape (consecutive paths
+with equal ``compound``; fill colour, stroke colour, fill rule and the ``filled`` / ``stroked``
+flags come from its first path, widths and caps from each sub-path), the fill then the stroke,
+straight-alpha source-over onto ``background`` (by :func:`clipdraw.render.over`, which the
+renderer's own sparse compositing does not use). The result is straight-alpha RGBA, float64,
+``(B, 4, H, W)``.
 
 Sample work is split into pixel tiles; per tile only polyline edges whose bounding box can matter
 are tested, which keeps 64 x 64 canvases at ``S = 16`` to a few seconds.
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from clipdraw.render.composite import WHITE, over
 
 __all__ = ["Outline", "reference_coverage", "reference_render"]
 
@@ -313,21 +317,18 @@ def reference_coverage(
     return coverage
 
 
-def _over(dst: Tensor, colour: Tensor, coverage: Tensor) -> Tensor:
-    """Source-over of straight ``colour`` (4,) at ``coverage`` (H, W) onto ``dst`` (4, H, W)."""
-    src_a = colour[3] * coverage
-    dst_a = dst[3]
-    out_a = src_a + dst_a * (1 - src_a)
-    premul = colour[:3, None, None] * src_a + dst[:3] * (dst_a * (1 - src_a))
-    rgb = torch.where(out_a > 0, premul / out_a.clamp_min(1e-300), torch.zeros_like(premul))
-    return torch.cat([rgb, out_a[None]], dim=0)
+def _paint(dst: Tensor, colour: Tensor, coverage: Tensor) -> Tensor:
+    """Straight ``colour`` (4,) at ``coverage`` (H, W) source-over ``dst`` (4, H, W)."""
+    top = torch.cat([colour[:3, None, None].expand(3, *coverage.shape),
+                     (colour[3] * coverage)[None]])
+    return over(top, dst)
 
 
-def _groups(shape_row: list[int]) -> list[list[int]]:
-    """Runs of consecutive equal shape indices."""
+def _groups(compound: list[int]) -> list[list[int]]:
+    """Runs of consecutive equal compound-shape indices."""
     groups: list[list[int]] = []
-    for n, s in enumerate(shape_row):
-        if groups and shape_row[groups[-1][0]] == s:
+    for n, s in enumerate(compound):
+        if groups and compound[groups[-1][0]] == s:
             groups[-1].append(n)
         else:
             groups.append([n])
@@ -351,8 +352,7 @@ def reference_render(
         image = background[:, None, None].expand(4, height, width).clone()
         if background[3] == 0:
             image[:3] = 0
-        shape_row = scene.shape[b].tolist()
-        for group in _groups(shape_row):
+        for group in _groups(scene.compound[b].tolist()):
             first = group[0]
             outlines = []
             for n in group:
@@ -370,18 +370,17 @@ def reference_render(
                     evenodd=int(scene.fill_rule[b, first]) == 1,
                     samples_per_side=samples_per_side, cull=cull,
                 )
-                image = _over(image, scene.fill_color[b, first].detach().cpu().to(_DTYPE), cover)
+                image = _paint(image, scene.fill_color[b, first].detach().cpu().to(_DTYPE), cover)
             if bool(scene.stroked[b, first]):
                 cover = reference_coverage(outlines, "stroke", height, width,
                                            samples_per_side=samples_per_side, cull=cull)
-                image = _over(image, scene.stroke_color[b, first].detach().cpu().to(_DTYPE),
-                              cover)
+                image = _paint(image, scene.stroke_color[b, first].detach().cpu().to(_DTYPE),
+                               cover)
         images.append(image)
     return torch.stack(images)
 
 
 def over_white(image: Tensor) -> Tensor:
     """Composite straight RGBA ``(B, 4, H, W)`` onto opaque white: RGB ``(B, 3, H, W)``."""
-    alpha = image[:, 3:4]
-    return image[:, :3] * alpha + (1 - alpha)
+    return over(image, WHITE)[:, :3]
 

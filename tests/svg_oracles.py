@@ -58,12 +58,12 @@ def scene_to_svg_string(scene, index: int = 0) -> str:
     if bg_alpha > 0:
         body.append(f'<rect x="0" y="0" width="{w}" height="{h}" fill="{bg_fill}" '
                     f'fill-opacity="{bg_alpha!r}"/>')
-    shapes = scene.shape[index].tolist()
+    compound = scene.compound[index].tolist()
     points = scene.points[index].detach().double().cpu()
     n = 0
-    while n < len(shapes):
+    while n < len(compound):
         group = [n]
-        while group[-1] + 1 < len(shapes) and shapes[group[-1] + 1] == shapes[n]:
+        while group[-1] + 1 < len(compound) and compound[group[-1] + 1] == compound[n]:
             group.append(group[-1] + 1)
         first = group[0]
         d = " ".join(
@@ -116,8 +116,9 @@ def render_resvg(svg: str, width: int, height: int) -> np.ndarray:
 
 def rgb_over_white(rgba: np.ndarray) -> np.ndarray:
     """Straight RGBA ``(H, W, 4)`` composited onto white, scaled to 0..255."""
-    alpha = rgba[..., 3:4]
-    return (rgba[..., :3] * alpha + (1 - alpha)) * 255.0
+    from clipdraw.render.composite import WHITE, over
+
+    return over(torch.from_numpy(rgba), WHITE, dim=-1)[..., :3].numpy() * 255.0
 
 
 def random_clipdraw_scene(

@@ -1,8 +1,12 @@
 """Tests of :func:`clipdraw.render.render` against the brute-force reference in ``reference.py``.
 
 Accuracy criterion (issue): mean absolute error <= 0.5/255 over all pixels and channels of the
-RGB image composited over white. Also gradients (finite differences), degenerate inputs (no
-NaN/inf) and input validation. ``pytest -rP tests/test_render.py`` prints the measured errors.
+RGB image composited over white. That bound is loose enough to pass a renderer whose
+anti-aliasing is wrong (a linear coverage ramp instead of the exact box filter stays under it),
+so each scene also has its own limit: its measured error plus about 25 %, rounded up to
+0.01/255. A ramp raises every scene's error by 48 % or more. Also gradients (finite
+differences), degenerate inputs (no NaN/inf) and input validation.
+``pytest -rP tests/test_render.py`` prints the measured errors.
 """
 
 from __future__ import annotations
@@ -52,10 +56,10 @@ def _stroke_scene(
 
 def _closed_scene(
     paths: list[torch.Tensor], width: int, height: int, *, fill: tuple[float, ...],
-    fill_rule: FillRule, shape: list[int] | None = None,
+    fill_rule: FillRule, compound: list[int] | None = None,
     stroke: tuple[float, ...] | None = None, stroke_width: float = 1.0,
 ) -> Scene:
-    """Closed filled paths (each ``(3k, 2)``), optionally stroked, sub-paths per ``shape``."""
+    """Closed filled paths (each ``(3k, 2)``), optionally stroked, sub-paths per ``compound``."""
     slots = max(p.shape[0] for p in paths)
     points = torch.stack([torch.nn.functional.pad(p, (0, 0, 0, slots - p.shape[0]))
                           for p in paths])
@@ -65,7 +69,7 @@ def _closed_scene(
         points, segments, width, height, closed=True, fill_color=torch.tensor([fill] * n),
         stroke_color=None if stroke is None else torch.tensor([stroke] * n),
         stroke_width=stroke_width, fill_rule=fill_rule,
-        shape=None if shape is None else torch.tensor(shape),
+        compound=None if compound is None else torch.tensor(compound),
     )
 
 
@@ -114,16 +118,17 @@ def _errors(image: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
     return (over_white(image.detach().double()) - over_white(expected)).abs()
 
 
-def _assert_matches_reference(scene: Scene, scale: float = 1.0) -> torch.Tensor:
-    """Render and compare with the reference (mean <= 0.5/255); return the rendered image."""
+def _assert_matches_reference(scene: Scene, limit: float, scale: float = 1.0) -> torch.Tensor:
+    """Render and compare with the reference: mean error <= ``limit``/255 (this scene's limit)
+    and <= 0.5/255 (the issue's); return the rendered image."""
     image = render(scene, scale=scale)
     expected = reference_render(scene, scale)
     assert image.shape == expected.shape, (image.shape, expected.shape)
     errors = _errors(image, expected)
-    print(f"vs reference (scale {scale}): mean {errors.mean() * 255:.3f}/255, "
-          f"max {errors.max() * 255:.1f}/255")
-    assert errors.mean() <= MEAN_TOLERANCE, (
-        f"mean abs error {errors.mean() * 255:.3f}/255 > 0.5/255 "
+    print(f"vs reference (scale {scale}): mean {errors.mean() * 255:.4f}/255 "
+          f"(limit {limit}/255), max {errors.max() * 255:.1f}/255")
+    assert errors.mean() <= min(limit / 255, MEAN_TOLERANCE), (
+        f"mean abs error {errors.mean() * 255:.4f}/255 > {limit}/255 "
         f"(max {errors.max() * 255:.1f}/255)"
     )
     return image
@@ -133,10 +138,11 @@ def _assert_matches_reference(scene: Scene, scale: float = 1.0) -> torch.Tensor:
 # Accuracy against the reference
 
 
-@pytest.mark.parametrize("stroke_width", [0.5, 1.0, 2.0, 6.0, 20.0])
-def test_single_stroke_coverage_matches_reference(stroke_width: float) -> None:
+@pytest.mark.parametrize(("stroke_width", "limit"),
+                         [(0.5, 0.06), (1.0, 0.06), (2.0, 0.06), (6.0, 0.13), (20.0, 0.09)])
+def test_single_stroke_coverage_matches_reference(stroke_width: float, limit: float) -> None:
     scene = _stroke_scene([CURVE], 32, 32, stroke_width=stroke_width, colours=[BLUE])
-    _assert_matches_reference(scene)
+    _assert_matches_reference(scene, limit)
 
 
 def test_overlapping_translucent_strokes_match_reference_on_non_square_canvas() -> None:
@@ -148,7 +154,7 @@ def test_overlapping_translucent_strokes_match_reference_on_non_square_canvas() 
     ]
     colours = [(0.9, 0.1, 0.1, 0.6), (0.1, 0.7, 0.2, 0.4), (0.2, 0.2, 0.9, 0.75)]
     scene = _stroke_scene(paths, 48, 40, stroke_width=[5.0, 3.0, 8.0], colours=colours)
-    _assert_matches_reference(scene)
+    _assert_matches_reference(scene, 0.11)
 
 
 def _v_path() -> torch.Tensor:
@@ -191,7 +197,7 @@ def _assert_uniform_where_fully_covered(image: torch.Tensor, expected: torch.Ten
 
 def test_translucent_stroke_does_not_darken_its_own_join() -> None:
     scene = _stroke_scene([_v_path()], 32, 32, stroke_width=6.0, colours=[HALF_BLACK])
-    image = _assert_matches_reference(scene)
+    image = _assert_matches_reference(scene, 0.11)
     _assert_uniform_where_fully_covered(image, reference_render(scene), near=(16.0, 5.0))
 
 
@@ -199,7 +205,7 @@ def test_translucent_closed_stroke_does_not_darken_where_it_closes() -> None:
     outline = _polygon([(6.0, 6.0), (26.0, 8.0), (16.0, 27.0)])
     scene = Scene.create(outline[None], torch.tensor([3]), 32, 32, closed=True,
                          stroke_width=5.0, stroke_color=torch.tensor([HALF_BLACK]))
-    image = _assert_matches_reference(scene)
+    image = _assert_matches_reference(scene, 0.06)
     _assert_uniform_where_fully_covered(image, reference_render(scene), near=(6.0, 6.0))
 
 
@@ -207,7 +213,7 @@ def test_translucent_stroke_does_not_darken_where_it_crosses_itself_smoothly() -
     # A loop: the SVG stroke is one union, so the crossing is painted once, not twice.
     loop = _path_points([[(4.0, 26.0), (40.0, 2.0), (-8.0, 2.0), (28.0, 26.0)]])
     scene = _stroke_scene([loop], 32, 32, stroke_width=4.0, colours=[HALF_BLACK])
-    image = _assert_matches_reference(scene)
+    image = _assert_matches_reference(scene, 0.17)
     expected = reference_render(scene)
     full = over_white(expected)[0].sub(0.5).abs().sum(0) < 1e-12
     rgb = over_white(image.detach().double())[0]
@@ -215,12 +221,13 @@ def test_translucent_stroke_does_not_darken_where_it_crosses_itself_smoothly() -
     assert deviation <= 1 / 255, f"fully covered pixels deviate by {deviation * 255:.2f}/255"
 
 
-@pytest.mark.parametrize("fill_rule", [FillRule.NONZERO, FillRule.EVENODD],
+@pytest.mark.parametrize(("fill_rule", "limit"),
+                         [(FillRule.NONZERO, 0.25), (FillRule.EVENODD, 0.16)],
                          ids=["nonzero", "evenodd"])
-def test_self_intersecting_star_fill_matches_reference(fill_rule: FillRule) -> None:
+def test_self_intersecting_star_fill_matches_reference(fill_rule: FillRule, limit: float) -> None:
     scene = _closed_scene([_pentagram(20.0, 17.0, 15.0)], 40, 32, fill=(0.8, 0.2, 0.1, 0.7),
                           fill_rule=fill_rule)
-    image = _assert_matches_reference(scene)
+    image = _assert_matches_reference(scene, limit)
     centre = over_white(image.detach())[0, :, 17, 20]
     if fill_rule == FillRule.NONZERO:
         assert (centre - 1).abs().max() > 0.2, f"nonzero must fill the star's centre: {centre}"
@@ -236,8 +243,8 @@ def test_compound_shape_with_hole_matches_reference(fill_rule: FillRule) -> None
     outer = _circle(20.0, 16.0, 13.0, clockwise=True)
     hole = _circle(21.0, 15.0, 5.5, clockwise=clockwise_hole)
     scene = _closed_scene([outer, hole], 40, 32, fill=(0.1, 0.5, 0.3, 0.8), fill_rule=fill_rule,
-                          shape=[0, 0])
-    image = _assert_matches_reference(scene)
+                          compound=[0, 0])
+    image = _assert_matches_reference(scene, 0.14)
     centre = over_white(image.detach())[0, :, 15, 21]
     assert (centre - 1).abs().max() < 1 / 255, f"the hole must show the background: {centre}"
 
@@ -246,16 +253,17 @@ def test_filled_and_stroked_path_matches_reference() -> None:
     blob = _polygon([(5.0, 5.0), (27.0, 9.0), (22.0, 27.0), (8.0, 20.0)])
     scene = _closed_scene([blob], 32, 32, fill=(0.9, 0.8, 0.1, 0.6), fill_rule=FillRule.NONZERO,
                           stroke=(0.2, 0.1, 0.6, 0.5), stroke_width=3.0)
-    _assert_matches_reference(scene)
+    _assert_matches_reference(scene, 0.06)
 
 
-@pytest.mark.parametrize("linecap", [LineCap.BUTT, LineCap.ROUND, LineCap.SQUARE],
+@pytest.mark.parametrize(("linecap", "limit"),
+                         [(LineCap.BUTT, 0.10), (LineCap.ROUND, 0.11), (LineCap.SQUARE, 0.13)],
                          ids=["butt", "round", "square"])
-def test_line_caps_match_reference(linecap: LineCap) -> None:
+def test_line_caps_match_reference(linecap: LineCap, limit: float) -> None:
     path = _path_points([[(9.0, 20.0), (15.0, 5.0), (25.0, 30.0), (31.0, 11.0)]])
     scene = _stroke_scene([path], 40, 32, stroke_width=9.0, colours=[(0.6, 0.1, 0.5, 0.9)],
                           linecap=linecap)
-    _assert_matches_reference(scene)
+    _assert_matches_reference(scene, limit)
 
 
 def test_butt_and_square_caps_differ_by_the_extension() -> None:
@@ -275,7 +283,7 @@ def test_scale_two_matches_reference() -> None:
              _path_points([[(3.0, 18.0), (8.0, 2.0), (16.0, 8.0), (21.0, 3.0)]])]
     scene = _stroke_scene(paths, 24, 20, stroke_width=[2.5, 1.0],
                           colours=[(0.9, 0.4, 0.0, 0.8), (0.0, 0.4, 0.9, 0.6)])
-    image = _assert_matches_reference(scene, scale=2.0)
+    image = _assert_matches_reference(scene, 0.06, scale=2.0)
     assert image.shape == (1, 4, 40, 48)
 
 
@@ -283,13 +291,14 @@ def test_transparent_background_matches_reference_in_alpha_and_premultiplied_col
     paths = [CURVE, _path_points([[(2.0, 4.0), (12.0, 12.0), (20.0, 4.0), (30.0, 28.0)]])]
     scene = _stroke_scene(paths, 32, 32, stroke_width=[4.0, 2.0],
                           colours=[(0.9, 0.2, 0.1, 0.7), (0.1, 0.3, 0.9, 0.5)], background=None)
-    image = _assert_matches_reference(scene).detach().double()
+    image = _assert_matches_reference(scene, 0.08).detach().double()
     expected = reference_render(scene)
     premultiplied = torch.cat([image[:, :3] * image[:, 3:], image[:, 3:]], dim=1)
     expected_premultiplied = torch.cat([expected[:, :3] * expected[:, 3:], expected[:, 3:]], 1)
     errors = (premultiplied - expected_premultiplied).abs()
-    assert errors.mean() <= MEAN_TOLERANCE, (
-        f"premultiplied RGBA mean error {errors.mean() * 255:.3f}/255 "
+    print(f"premultiplied RGBA: mean {errors.mean() * 255:.4f}/255 (limit 0.07/255)")
+    assert errors.mean() <= min(0.07 / 255, MEAN_TOLERANCE), (
+        f"premultiplied RGBA mean error {errors.mean() * 255:.4f}/255 > 0.07/255 "
         f"(max {errors.max() * 255:.1f}/255)"
     )
     assert image[0, 3, 0, 31] == 0, "an untouched pixel must stay transparent"

@@ -14,7 +14,20 @@ from helpers import fills_and_caps, random_strokes
 
 from clipdraw import render
 from clipdraw.render import available_backends
-from clipdraw.render.diffvg_backend import _over
+from clipdraw.render.composite import over
+
+
+def test_clipdraw_render_is_both_the_function_and_the_subpackage():
+    import inspect
+
+    import clipdraw
+    from clipdraw.render.api import render as function
+    from clipdraw.render.plan import RenderPlan
+
+    assert clipdraw.render.RenderPlan is RenderPlan and clipdraw.render.render is function
+    assert torch.equal(clipdraw.render(fills_and_caps(), scale=2), function(fills_and_caps(),
+                                                                           scale=2))
+    assert list(inspect.signature(clipdraw.render).parameters)[0] == "scene"
 
 
 def test_torch_backend_is_always_available_and_diffvg_only_when_importable():
@@ -38,7 +51,7 @@ def test_missing_pydiffvg_is_a_clear_error(monkeypatch):
 def test_over_composites_straight_alpha_like_the_formula():
     image = torch.tensor([0.2, 0.4, 0.6, 0.5]).view(4, 1, 1)
     background = torch.tensor([1.0, 1.0, 0.0, 0.5])
-    out = _over(image, background)[:, 0, 0]
+    out = over(image, background[:, None, None])[:, 0, 0]
     alpha = 0.5 + 0.5 * 0.5
     expected_rgb = (torch.tensor([0.2, 0.4, 0.6]) * 0.5 + torch.tensor([1.0, 1.0, 0.0]) * 0.25)
     torch.testing.assert_close(out, torch.cat([expected_rgb / alpha, torch.tensor([alpha])]))

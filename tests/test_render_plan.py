@@ -11,8 +11,7 @@ from helpers import fills_and_caps, random_strokes
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from clipdraw import Scene, render
-from clipdraw.render import RenderPlan
-from clipdraw.render import pieces as pieces_module
+from clipdraw.render import RenderPlan, RenderSettings
 from clipdraw.render import plan as plan_module
 
 aten = torch.ops.aten
@@ -43,9 +42,10 @@ def _two_canvases() -> Scene:
     return Scene.concat([random_strokes(), random_strokes(width=2.0)])
 
 
-def _rendered(scene: Scene, plan: RenderPlan | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _rendered(scene: Scene, plan: RenderPlan | None,
+              settings: RenderSettings | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     points = scene.points.clone().requires_grad_(True)
-    image = render(scene.replace(points=points), plan=plan)
+    image = render(scene.replace(points=points), plan=plan, settings=settings)
     image.square().sum().backward()
     return image.detach(), points.grad
 
@@ -72,17 +72,17 @@ def test_the_detector_sees_what_a_measured_render_reads() -> None:
     assert "aten.nonzero.default" in reads.seen and "aten._local_scalar_dense.default" in reads.seen
 
 
-def test_planned_render_over_several_layer_groups(monkeypatch) -> None:
-    monkeypatch.setattr(pieces_module, "ENTRIES_PER_GROUP", 600)
+def test_planned_render_over_several_layer_groups() -> None:
+    settings = RenderSettings(entries_per_group=600)
     scene = random_strokes()
-    expected, _ = _rendered(scene, None)
+    expected, _ = _rendered(scene, None, settings)
     plan = RenderPlan()
-    _rendered(scene, plan)
+    _rendered(scene, plan, settings)
     assert len(plan.capacities["groups"]) > 3
     with _HostReads() as reads:
-        image, _ = _rendered(scene.replace(points=scene.points + 0.25), plan)
+        image, _ = _rendered(scene.replace(points=scene.points + 0.25), plan, settings)
     assert reads.seen == [] and plan.fits()
-    shifted, _ = _rendered(scene.replace(points=scene.points + 0.25), None)
+    shifted, _ = _rendered(scene.replace(points=scene.points + 0.25), None, settings)
     assert (image - shifted).abs().max() <= 1e-6
     assert (image - expected).abs().max() > 0.1
 
@@ -102,7 +102,7 @@ def test_a_scene_that_outgrows_its_plan_is_reported_and_measured_again() -> None
 
 def test_headroom_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="headroom"):
-        RenderPlan(headroom=0.5)
+        RenderSettings(headroom=0.5)
 
 
 def test_a_planned_render_of_bad_values_is_safe_reported_and_then_named() -> None:

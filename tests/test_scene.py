@@ -19,7 +19,7 @@ def test_create_broadcasts_per_path_values_and_adds_the_batch_dimension():
     assert scene.stroke_color.shape == (1, 3, 4)
     assert scene.stroked.all() and not scene.filled.any()
     assert (scene.linecap == LineCap.BUTT).all()
-    assert scene.shape.tolist() == [[0, 1, 2]]
+    assert scene.compound.tolist() == [[0, 1, 2]]
     assert scene.background.tolist() == [[1.0, 1.0, 1.0, 1.0]]
     scene.validate()
 
@@ -36,7 +36,7 @@ def test_create_broadcasts_per_path_values_and_adds_the_batch_dimension():
         (lambda s: s.replace(num_segments=s.num_segments + 5), "num_segments"),
         (lambda s: s.replace(fill_rule=s.fill_rule + 2), "fill_rule"),
         (lambda s: s.replace(linecap=s.linecap + 3), "linecap"),
-        (lambda s: s.replace(shape=s.shape.flip(1)), "shape"),
+        (lambda s: s.replace(compound=s.compound.flip(1)), "compound"),
         (lambda s: s.replace(background=s.background[:, :3]), "background"),
     ],
 )
@@ -64,7 +64,7 @@ def test_concat_pads_paths_and_points_and_keeps_each_canvas():
     both = Scene.concat([small, large]).validate()
     assert both.points.shape == (2, 3, 7, 2)
     assert both.num_segments.tolist() == [[1, 0, 0], [2, 1, 2]]
-    assert both.shape.tolist() == [[0, 1, 2], [0, 1, 2]]
+    assert both.compound.tolist() == [[0, 1, 2], [0, 1, 2]]
     torch.testing.assert_close(render(both[0]), render(small))
     torch.testing.assert_close(render(both[1]), render(large))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["evaluate", "path_segments", "polynomial", "power_basis", "project", "sample"]
+__all__ = ["evaluate", "path_segments", "polynomial", "power_basis", "project"]
 
 
 def path_segments(points: Tensor, num_segments: Tensor, closed: Tensor) -> tuple[Tensor, Tensor]:
@@ -75,17 +75,6 @@ def evaluate(controls: Tensor, t: Tensor, derivative: int = 0) -> Tensor:
     if derivative == 2:
         return 6 * s * (p2 - 2 * p1 + p0) + 6 * t * (p3 - 2 * p2 + p1)
     raise ValueError(f"derivative must be 0, 1 or 2, got {derivative}")
-
-
-def sample(controls: Tensor, pieces: int) -> Tensor:
-    """Points at ``pieces + 1`` evenly spaced parameters, the vertices of a flattening polyline.
-
-    Shape:
-        - controls: :math:`(..., 4, 2)`
-        - Output: :math:`(..., pieces + 1, 2)`
-    """
-    t = torch.linspace(0, 1, pieces + 1, device=controls.device, dtype=controls.dtype)
-    return evaluate(controls[..., None, :, :], t.expand(*controls.shape[:-2], -1))
 
 
 def power_basis(controls: Tensor) -> Tensor:

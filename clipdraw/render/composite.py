@@ -1,15 +1,73 @@
-"""Source-over compositing of sparse fragments, in paint order, over each canvas' background."""
+"""Source-over compositing: of two images (:func:`over`), and of the renderer's sparse
+fragments in paint order over each canvas' background (:func:`composite`).
+
+Convention:
+    Colours are straight (non-premultiplied) RGBA in [0, 1]; a pixel of alpha 0 has colour 0.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["composite"]
+__all__ = ["WHITE", "composite", "over"]
+
+#: Opaque white, the background most images are shown and judged on.
+WHITE = (1.0, 1.0, 1.0, 1.0)
 
 # Scaling alpha by this keeps log(1 - alpha) finite for opaque paint, so that opaque strokes over
 # each other still get finite gradients; the change it makes to a pixel is below 1e-6.
 _OPAQUE_LIMIT = 1.0 - 1e-6
+
+
+def over(top: Tensor, bottom: Tensor | Sequence[float], dim: int = -3) -> Tensor:
+    """``top`` composited source-over ``bottom``, both straight-alpha RGBA, differentiably.
+
+    This is the one compositing formula of the package: the renderer's fragments
+    (:func:`composite`) follow it pixel by pixel, and images are shown or judged over a
+    background with it.
+
+    Args:
+        top: straight RGBA with its channels along ``dim``.
+        bottom: straight RGBA broadcastable to ``top`` (channels along the same ``dim``), or
+            one colour ``(r, g, b, a)`` of numbers for every pixel. An opaque colour of
+            numbers gives alpha exactly 1 and colour exactly ``rgb * a + bottom * (1 - a)``.
+        dim: the channel dimension.
+
+    Returns:
+        Straight RGBA, the shape of ``top`` broadcast with ``bottom``.
+
+    Shape:
+        - top: :math:`(..., 4, H, W)` for ``dim=-3``; :math:`(..., 4)` for ``dim=-1``
+        - Output: like ``top``
+
+    Examples:
+        >>> import torch
+        >>> red = torch.tensor([1.0, 0.0, 0.0, 0.5])
+        >>> over(red, WHITE, dim=-1)
+        tensor([1.0000, 0.5000, 0.5000, 1.0000])
+        >>> over(red, torch.tensor([0.0, 0.0, 1.0, 0.5]), dim=-1)
+        tensor([0.6667, 0.0000, 0.3333, 0.7500])
+        >>> over(torch.zeros(1, 4, 2, 2), WHITE).shape
+        torch.Size([1, 4, 2, 2])
+    """
+    rgb, alpha = top.split([3, 1], dim)
+    if not isinstance(bottom, Tensor):
+        shape = [1] * top.dim()
+        shape[dim] = 4
+        colour = torch.tensor(bottom, dtype=top.dtype, device=top.device).view(shape)
+        if float(bottom[3]) == 1:
+            paint = rgb * alpha + colour.narrow(dim, 0, 3) * (1 - alpha)
+            return torch.cat([paint, torch.ones_like(alpha)], dim)
+        bottom = colour
+    bottom_rgb, bottom_alpha = bottom.split([3, 1], dim)
+    under = bottom_alpha * (1 - alpha)
+    total = alpha + under
+    paint = rgb * alpha + bottom_rgb * under
+    straight = paint / torch.where(total > 0, total, torch.ones_like(total))
+    return torch.cat([torch.where(total > 0, straight, torch.zeros_like(straight)), total], dim)
 
 
 def composite(

@@ -28,6 +28,15 @@ def edge_coverage(offset: Tensor, normal: Tensor) -> Tensor:
         - offset: :math:`(...)`
         - normal: :math:`(..., 2)`
         - Output: :math:`(...)` in [0, 1]
+
+    Examples:
+        >>> import torch
+        >>> offset = torch.tensor([-0.5, -0.25, 0.0, 0.25, 0.5])
+        >>> edge_coverage(offset, torch.tensor([1.0, 0.0])).round(decimals=4)  # axis-aligned
+        tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
+        >>> diagonal = torch.tensor([0.6, 0.8])  # a slanted edge: smooth at both ends
+        >>> edge_coverage(offset, diagonal).round(decimals=4)
+        tensor([0.0417, 0.2109, 0.5000, 0.7891, 0.9583])
     """
     x, y = normal.abs().unbind(-1)
     major = x.maximum(y).clamp_min(1e-6)
@@ -50,6 +59,12 @@ def band_coverage(distance: Tensor, half_width: Tensor, normal: Tensor) -> Tenso
         - distance, half_width: :math:`(...)`
         - normal: :math:`(..., 2)`, unit normal of the centre line
         - Output: :math:`(...)` in [0, 1]
+
+    Examples:
+        >>> import torch
+        >>> distance = torch.tensor([0.0, 0.5, 1.0])
+        >>> band_coverage(distance, torch.tensor(0.25), torch.tensor([0.0, 1.0])).round(decimals=4)
+        tensor([0.5000, 0.2500, 0.0000])
     """
     return edge_coverage(half_width - distance, normal) - edge_coverage(
         -half_width - distance, normal

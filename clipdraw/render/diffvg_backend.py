@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from clipdraw.render.composite import over
 from clipdraw.scene import FillRule, Scene
 
 __all__ = ["rasterise_diffvg"]
@@ -42,7 +43,8 @@ def rasterise_diffvg(scene: Scene, scale: float, seed: int = 0) -> Tensor:
         arguments = pydiffvg.RenderFunction.serialize_scene(width, height, shapes, groups)
         image = pydiffvg.RenderFunction.apply(width, height, SAMPLES, SAMPLES, seed, None,
                                               *arguments)
-        images.append(_over(image.permute(2, 0, 1).to(scene.points), scene.background[canvas]))
+        images.append(over(image.permute(2, 0, 1).to(scene.points),
+                           scene.background[canvas, :, None, None]))
     return torch.stack(images)
 
 
@@ -52,7 +54,7 @@ def _diffvg_shapes(pydiffvg, scene: Scene, canvas: int, scale: float) -> tuple[l
     count = scene.num_paths
     leader = 0
     for index in range(count):
-        if index and bool(scene.shape[canvas, index] != scene.shape[canvas, index - 1]):
+        if index and bool(scene.compound[canvas, index] != scene.compound[canvas, index - 1]):
             leader = index
         segments = int(scene.num_segments[canvas, index])
         if segments:
@@ -66,7 +68,7 @@ def _diffvg_shapes(pydiffvg, scene: Scene, canvas: int, scale: float) -> tuple[l
                 is_closed=closed,
             ))
         last_of_shape = index + 1 == count or bool(
-            scene.shape[canvas, index + 1] != scene.shape[canvas, index])
+            scene.compound[canvas, index + 1] != scene.compound[canvas, index])
         if last_of_shape and members:
             groups.append(pydiffvg.ShapeGroup(
                 shape_ids=torch.tensor(members),
@@ -80,18 +82,3 @@ def _diffvg_shapes(pydiffvg, scene: Scene, canvas: int, scale: float) -> tuple[l
             members = []
     return shapes, groups
 
-
-def _over(image: Tensor, background: Tensor) -> Tensor:
-    """Straight-alpha ``image`` composited source-over ``background``.
-
-    Shape:
-        - image: :math:`(4, H, W)`
-        - background: :math:`(4,)`
-        - Output: :math:`(4, H, W)`
-    """
-    alpha = image[3:]
-    under = background[3] * (1 - alpha)
-    total = alpha + under
-    paint = image[:3] * alpha + background[:3, None, None] * under
-    safe = torch.where(total > 0, total, torch.ones_like(total))
-    return torch.cat([torch.where(total > 0, paint / safe, torch.zeros_like(paint)), total])

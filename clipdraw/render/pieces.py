@@ -1,7 +1,8 @@
 """Flattening: every drawn segment cut into straight pieces, grouped into fill and stroke layers.
 
-Each compound shape has two layers, its fill (index ``2 * shape``) and its stroke
-(``2 * shape + 1``), painted in that order; each layer gets a pixel bounding box.
+Each compound shape has two layers, numbered after its first path ``g`` (the shape's leader):
+its fill (layer ``2 * g``) and its stroke (``2 * g + 1``), painted in that order; each layer
+gets a pixel bounding box.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from torch import Tensor
 
 from clipdraw.render.bezier import evaluate
 from clipdraw.render.plan import Sizes, spread
+from clipdraw.render.settings import RenderSettings
 from clipdraw.scene import LineCap
 
 __all__ = [
     "EDGE_REACH",
     "FILL",
-    "FILL_FLATNESS",
     "KEY_BIAS",
     "KEY_SCALE",
     "NO_PIECE",
@@ -34,18 +35,9 @@ __all__ = [
 ]
 
 FILL, STROKE = 0, 1
-# Segments are cut into pieces whose distance from the curve is at most this (in pixels): coarse
-# for strokes, whose distances are refined on the exact curve, fine for fills, whose winding
-# numbers come from the pieces themselves.
-STROKE_FLATNESS = 0.5
-FILL_FLATNESS = 0.05
-MIN_PIECES = 2
-MAX_PIECES = 256
 # How far beyond a shape's edge a pixel centre can still be partly covered: the box filter reaches
 # 0.71 px, the rest is margin for the flattening's error during the search.
 EDGE_REACH = 1.5
-# At most this many pixels of layer boxes are searched at once.
-ENTRIES_PER_GROUP = 1 << 23
 # A pixel's nearest piece is found as the minimum of packed keys: the distance in 1/KEY_SCALE px
 # (offset by KEY_BIAS, so that distances inside wide strokes stay positive) above the piece index.
 KEY_SCALE = 256.0
@@ -55,7 +47,10 @@ NO_PIECE = torch.iinfo(torch.int64).max
 
 @dataclass
 class Pieces:
-    """Straight pieces of flattened segments, sorted by layer. Shapes: (Q, ...)."""
+    """Straight pieces of flattened segments, sorted by layer: what flattening hands to the
+    search and shading passes. Padding pieces (planned renders leave a list's unused capacity
+    as padding) come last, with layer ``L`` (the number of layers, past every real one), so
+    that no layer's search or box sees them."""
 
     start: Tensor  # (Q, 2)
     end: Tensor  # (Q, 2)
@@ -80,7 +75,7 @@ class PathTable:
 
     segments: Tensor  # (G * slots, 4, 2), differentiable
     slots: int
-    half: Tensor  # (G,) half stroke widths, differentiable
+    half_width: Tensor  # (G,) half stroke widths, differentiable
     closed: Tensor  # (G,) bool
     num_segments: Tensor  # (G,) long
     linecap: Tensor  # (G,) long
@@ -118,12 +113,13 @@ class Layers:
 def flatten(
     controls: Tensor,
     valid: Tensor,
-    half: Tensor,
+    half_width: Tensor,
     closed: Tensor,
     linecap: Tensor,
     leader: Tensor,
     layer_on: Tensor,
     sizes: Sizes,
+    settings: RenderSettings,
 ) -> Pieces:
     """Cut every drawn segment into straight pieces, strokes and fills alike.
 
@@ -135,10 +131,11 @@ def flatten(
     stroke_layer = fill_layer + 1
     # The last slot is a fill's closing line, never stroked.
     stroked_slot = torch.arange(slots, device=valid.device) < slots - 1
-    stroke_sources = valid & layer_on[stroke_layer][:, None] & (half > 0)[:, None] & stroked_slot
+    stroked = layer_on[stroke_layer] & (half_width > 0)
+    stroke_sources = valid & stroked[:, None] & stroked_slot
     fill_sources = valid & layer_on[fill_layer][:, None]
     square = (linecap == LineCap.SQUARE) & ~closed
-    stroke_extra = torch.where(square, half * (math.sqrt(2) - 1), 0.0) + EDGE_REACH
+    stroke_extra = torch.where(square, half_width * (math.sqrt(2) - 1), 0.0) + EDGE_REACH
     curves = controls.reshape(-1, 4, 2)
     bend = torch.stack(
         [
@@ -152,10 +149,11 @@ def flatten(
 
     parts = []
     for kind, sources, tolerance in (
-        (FILL, fill_sources, FILL_FLATNESS),
-        (STROKE, stroke_sources, STROKE_FLATNESS),
+        (FILL, fill_sources, settings.fill_flatness),
+        (STROKE, stroke_sources, settings.stroke_flatness),
     ):
-        count = torch.ceil(torch.sqrt(bend / tolerance)).clamp(MIN_PIECES, MAX_PIECES).long()
+        count = torch.ceil(torch.sqrt(bend / tolerance))
+        count = count.clamp(settings.min_pieces, settings.max_pieces).long()
         count = torch.where(sources.reshape(-1), count, 0)
         total = sizes.count(("pieces", kind), count.sum())
         source, index = spread(count, total)
@@ -166,7 +164,7 @@ def flatten(
         step = (1.0 / pieces).to(controls.dtype)
         t0 = index.to(controls.dtype) * step
         curve = curves[source]
-        inset = half[path] if kind == STROKE else torch.zeros_like(half[path])
+        inset = half_width[path] if kind == STROKE else torch.zeros_like(half_width[path])
         extra = stroke_extra[path] if kind == STROKE else torch.full_like(inset, EDGE_REACH)
         layer = (stroke_layer if kind == STROKE else fill_layer)[path]
         flatness = bend[source] / pieces.square()
@@ -212,12 +210,13 @@ def layer_boxes(pieces: Pieces, count: int, width: int, height: int) -> Layers:
     return Layers(x0=x0, y0=y0, w=w, h=h)
 
 
-def layer_groups(layers: Layers) -> list[tuple[int, int]]:
-    """Split the layers into consecutive runs whose boxes hold at most ENTRIES_PER_GROUP pixels."""
+def layer_groups(layers: Layers, entries_per_group: int) -> list[tuple[int, int]]:
+    """Split the layers into consecutive runs whose boxes hold at most ``entries_per_group``
+    pixels (or one layer, if it alone holds more)."""
     area = (layers.w * layers.h).tolist()
     groups, start, held = [], 0, 0
     for index, size in enumerate(area):
-        if held and held + size > ENTRIES_PER_GROUP:
+        if held and held + size > entries_per_group:
             groups.append((start, index))
             start, held = index, 0
         held += size

@@ -16,6 +16,8 @@ from collections.abc import Hashable
 import torch
 from torch import Tensor
 
+from clipdraw.render.settings import RenderSettings
+
 __all__ = ["RenderPlan", "Sizes", "put", "spread"]
 
 
@@ -27,17 +29,26 @@ class RenderPlan:
     whether every list fitted: if not, that render dropped work and should be repeated, and the
     plan measures afresh on the next render. A planned render does not check the scene's
     values either: bad values make :meth:`fits` false, and the next render names them.
-    A scene of another structure (batch, paths, points, canvas or scale) is measured afresh.
+    A scene of another structure (batch, paths, points, canvas, scale or settings) is measured
+    afresh. How much the capacities exceed the measured lengths is set by
+    :class:`~clipdraw.render.RenderSettings` (``headroom``, ``slack``).
 
-    Args:
-        headroom: capacities are the measured lengths times this, so that lists can grow
-            between measurements.
+    Examples:
+        >>> import torch
+        >>> import clipdraw
+        >>> scene = clipdraw.Scene.create(torch.tensor([[[2.0, 2], [6, 2], [10, 6], [14, 14]]]),
+        ...                               torch.tensor([1]), 16, 16, stroke_width=2.0,
+        ...                               stroke_color=torch.tensor([0.0, 0, 0, 1]))
+        >>> plan = clipdraw.render.RenderPlan()
+        >>> first = clipdraw.render(scene, plan=plan)  # measures
+        >>> plan.measured
+        True
+        >>> again = clipdraw.render(scene, plan=plan)  # planned: reads nothing back
+        >>> plan.fits() and torch.equal(first, again)
+        True
     """
 
-    def __init__(self, headroom: float = 1.5) -> None:
-        if not headroom >= 1:
-            raise ValueError(f"headroom must be at least 1, got {headroom}")
-        self.headroom = headroom
+    def __init__(self) -> None:
         self.capacities: dict[Hashable, int | list] = {}
         self.structure: Hashable = None
         self._needed: dict[Hashable, Tensor] = {}
@@ -71,13 +82,16 @@ class Sizes:
     list's length, so that reads clamp into range and writes land in a spare last slot.
     """
 
-    def __init__(self, plan: RenderPlan | None, structure: Hashable) -> None:
+    def __init__(self, plan: RenderPlan | None, structure: Hashable,
+                 settings: RenderSettings) -> None:
+        structure = (structure, settings)
         if plan is not None:
             # fits() speaks of the latest render only.
             plan._needed = {}
             if plan.structure != structure:
                 plan.capacities, plan.structure = {}, structure
         self.plan = plan
+        self.settings = settings
         self.planned = plan is not None and plan.measured
 
     def count(self, key: Hashable, total: Tensor) -> int:
@@ -142,7 +156,7 @@ class Sizes:
         return self.plan.capacities["groups"]
 
     def _grown(self, length: int) -> int:
-        return math.ceil(length * self.plan.headroom) + 16
+        return math.ceil(length * self.settings.headroom) + self.settings.slack
 
 
 def _true_indices(mask: Tensor, size: int) -> Tensor:

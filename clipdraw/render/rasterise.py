@@ -5,16 +5,23 @@ for free; butt and square caps cut or extend the ends), its fill the set of poin
 or odd winding number. Rendering runs in two passes:
 
 1. *Search* (no autograd, chunked): each path is flattened into short pieces; every pixel in a
-   piece's reach learns which piece of its shape is nearest, by a scatter-min of packed
-   (distance, piece) keys into a buffer over the shape's bounding box. Fills also get winding
-   numbers by scanline crossing counts. Pixels that no shape reaches cost nothing.
+   piece's reach learns which piece of its layer (a compound shape's fill or stroke) is
+   nearest, by a scatter-min of packed (distance, piece) keys into a buffer over the layer's
+   bounding box. Fills also get winding
+   numbers by scanline crossing counts. Pixels that no layer reaches cost nothing.
 2. *Shading* (autograd): for the pixels a shape touches, the nearest point on the exact cubic is
    refined by Newton steps and kept fixed (at a closest point the distance's derivative in the
    curve parameter vanishes, so this loses no gradient); distance -> box-filter coverage ->
    alpha, composited in paint order. Only these fragments are kept for the backward pass.
+
+The passes hand each other :class:`~clipdraw.render.pieces.Pieces` (flattened segments) and
+:class:`Fragments` (shaded pixels); the tuning constants are a
+:class:`~clipdraw.render.settings.RenderSettings`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -25,7 +32,6 @@ from clipdraw.render.coverage import band_coverage, edge_coverage
 from clipdraw.render.fusion import fused
 from clipdraw.render.pieces import (
     FILL,
-    FILL_FLATNESS,
     NO_PIECE,
     STROKE,
     Group,
@@ -37,32 +43,59 @@ from clipdraw.render.pieces import (
 )
 from clipdraw.render.plan import RenderPlan, Sizes
 from clipdraw.render.search import filled, search, winding_numbers
+from clipdraw.render.settings import RenderSettings
 from clipdraw.render.shade import cap_ends, edge_normal, supersample_corners, supersample_joints
 from clipdraw.scene import FillRule, Scene
 
-__all__ = ["rasterise"]
+__all__ = ["Fragments", "rasterise"]
+
+
+@dataclass
+class Fragments:
+    """The shaded pixels of some layers: what the shading pass hands to compositing.
+
+    Fragments are ordered by layer (so in paint order), each layer's in raster order. Padding
+    fragments (planned renders leave a list's unused capacity as padding) have coverage 0 at
+    pixel ``(0, 0)`` of some real layer, so that compositing them changes nothing.
+    """
+
+    layer: Tensor  # (F,) long, fill layer 2 * g or stroke layer 2 * g + 1 of leader path g
+    x: Tensor  # (F,) long, pixel column
+    y: Tensor  # (F,) long, pixel row
+    coverage: Tensor  # (F,) float in [0, 1], differentiable; 0 for padding
+
+    @staticmethod
+    def cat(parts: list[Fragments]) -> Fragments:
+        """The fragments of ``parts``, one after another."""
+        return Fragments(*(torch.cat([getattr(part, name) for part in parts])
+                           for name in ("layer", "x", "y", "coverage")))
 
 
 def rasterise(
-    scene: Scene, scale: float, compiled: bool = False, plan: RenderPlan | None = None
+    scene: Scene,
+    scale: float,
+    compile: bool = False,
+    plan: RenderPlan | None = None,
+    settings: RenderSettings | None = None,
 ) -> Tensor:
     """Render ``scene`` at ``scale`` pixels per unit; see :func:`clipdraw.render.render`.
 
     Shape:
         - Output: :math:`(B, 4, H, W)` straight-alpha RGBA.
     """
+    settings = RenderSettings() if settings is None else settings
     batch, paths, slots, _ = scene.points.shape
     height = max(1, round(scene.height * scale))
     width = max(1, round(scene.width * scale))
     device = scene.points.device
-    sizes = Sizes(plan, (tuple(scene.points.shape), height, width))
+    sizes = Sizes(plan, (tuple(scene.points.shape), height, width), settings)
     # Planned renders leave the values unchecked (reading them would wait for the device), but
     # they are safe on any values: a bad scene makes the plan not fit, and the next render,
     # which measures, raises.
     sizes.forbid("invalid values", scene.invalid_values)
 
     points = (scene.points * scale).reshape(batch * paths, slots, 2)
-    half = (scene.stroke_width * (scale / 2)).reshape(-1)
+    half_width = (scene.stroke_width * (scale / 2)).reshape(-1)
     num_segments = scene.num_segments.reshape(-1)
     closed = scene.closed.reshape(-1)
     controls, valid = path_segments(points, num_segments, closed)
@@ -71,7 +104,7 @@ def rasterise(
     # Every path has a fill and a stroke layer; only a compound shape's first path (its leader)
     # turns them on, and the shape's other paths add their pieces to the leader's layers.
     leads = torch.ones(batch, paths, dtype=torch.bool, device=device)
-    leads[:, 1:] = scene.shape[:, 1:] != scene.shape[:, :-1]
+    leads[:, 1:] = scene.compound[:, 1:] != scene.compound[:, :-1]
     leads = leads.reshape(-1)
     index = torch.arange(leads.numel(), device=device)
     leader = torch.where(leads, index, 0).cummax(0).values
@@ -99,26 +132,25 @@ def rasterise(
         pieces = flatten(
             controls.detach(),
             valid,
-            half.detach(),
+            half_width.detach(),
             closed,
             scene.linecap.reshape(-1),
             leader,
             layer_on,
             sizes,
+            settings,
         )
         layers = layer_boxes(pieces, layer_on.shape[0], width, height)
 
-    paths_table = PathTable(table, controls.shape[1], half, closed, num_segments,
+    paths_table = PathTable(table, controls.shape[1], half_width, closed, num_segments,
                             scene.linecap.reshape(-1))
-    fragments = [
+    groups = sizes.groups(lambda: layer_groups(layers, settings.entries_per_group))
+    fragments = Fragments.cat([
         _shade_group(layers.group(first, end), group, end, pieces, paths_table, layer_evenodd,
-                     compiled, sizes)
-        for group, (first, end) in enumerate(sizes.groups(lambda: layer_groups(layers)))
-    ]
-    layer = torch.cat([f[0] for f in fragments])
-    x = torch.cat([f[1] for f in fragments])
-    y = torch.cat([f[2] for f in fragments])
-    coverage = torch.cat([f[3] for f in fragments])
+                     compile, sizes, settings)
+        for group, (first, end) in enumerate(groups)
+    ])
+    layer, x, y, coverage = fragments.layer, fragments.x, fragments.y, fragments.coverage
     if not sizes.planned:
         # Fragments in a shape's outer search margin often cover nothing: exactly zero
         # coverage, and zero gradient too, so compositing can skip them.
@@ -127,7 +159,7 @@ def rasterise(
         coverage = coverage.index_select(0, seen)
     paint = layer_paint.index_select(0, layer)
     pixel = (layer_canvas[layer] * height + y) * width + x
-    return fused(composite, compiled)(
+    return fused(composite, compile)(
         pixel, paint[:, 3] * coverage, paint[:, :3], background, height, width
     )
 
@@ -204,11 +236,12 @@ def _shade_group(
     pieces: Pieces,
     paths: PathTable,
     layer_evenodd: Tensor,
-    compiled: bool,
+    compile: bool,
     sizes: Sizes,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Fragments (layer, x, y, coverage) of the group's layers, up to layer ``end``."""
-    table, slots, half = paths.segments, paths.slots, paths.half
+    settings: RenderSettings,
+) -> Fragments:
+    """Fragments of the group's layers, up to layer ``end``."""
+    table, slots, half_width = paths.segments, paths.slots, paths.half_width
     first, x0, y0, w, offset = group.first, group.x0, group.y0, group.w, group.offset
     area = w * group.h
     device = table.device
@@ -216,19 +249,19 @@ def _shade_group(
         total = sizes.count(("entries", number), area.sum())
         # One spare entry past the end takes what falls outside the buffer.
         chosen = torch.full((total + 1,), NO_PIECE, dtype=torch.long, device=device)
-        search(chosen, pieces, group, end, compiled, sizes, number)
+        search(chosen, pieces, group, end, compile, sizes, number, settings)
         active = chosen[:-1] != NO_PIECE
         winding = winding_numbers(pieces, group, end, total, sizes, number)
         if winding is not None:
             inside = filled(winding, layer_evenodd, offset + area, first)
             active |= inside[:-1]
         active = sizes.nonzero(("active", number), active)
-        layer, x, y, key, shading, real = fused(_locate, compiled)(
+        layer, x, y, key, shading, real = fused(_locate, compile)(
             active, chosen, offset, area, x0, y0, w, pieces.deep_key, first
         )
         count = active.numel()
         if count == 0:
-            return layer, x, y, torch.zeros(0, dtype=table.dtype, device=device)
+            return Fragments(layer, x, y, torch.zeros(0, dtype=table.dtype, device=device))
         shaded = sizes.nonzero(("shaded", number), shading)
         read = shaded.clamp(max=count - 1)
         kind = torch.where(shaded < count, layer[read] % 2, -1)
@@ -245,15 +278,15 @@ def _shade_group(
         )
         path = segment // slots
 
-    t, offset_vector, distance, normal = fused(_nearest_points, compiled)(table, segment, centre,
-                                                                          guess)
+    t, offset_vector, distance, normal = fused(_nearest_points, compile)(table, segment, centre,
+                                                                         guess)
     slot = segment % slots
     # Each fragment is a stroke's or a fill's: shade only the kinds present.
     values = torch.zeros_like(distance)
     if sizes.flag(("strokes", number), is_stroke.any()):
-        stroke = band_coverage(distance, half[path], normal)
+        stroke = band_coverage(distance, half_width[path], normal)
         stroke = supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path, slot,
-                                    paths, compiled, sizes, number)
+                                    paths, compile, sizes, number, settings)
         stroke = cap_ends(stroke, centre, path, slot, paths, sizes, number)
         values = torch.where(is_stroke, stroke, values)
     if sizes.flag(("fills", number), is_fill.any()):
@@ -266,11 +299,11 @@ def _shade_group(
             across = winding - torch.where(side > 0, 1, -1)
             evenodd = layer_evenodd[layer[read]]
             across_inside = torch.where(evenodd, across % 2 != 0, across != 0)
-            interior = (across_inside == inside) & inside & (distance > 2 * FILL_FLATNESS)
+            interior = (across_inside == inside) & inside & (distance > 2 * settings.fill_flatness)
         fill = torch.where(interior, 1.0, fill)
         fill = supersample_corners(fill, centre, distance.detach(), t, is_fill & ~interior,
-                                   inside, path, slot, paths, sizes, number)
+                                   inside, path, slot, paths, sizes, number, settings)
         values = torch.where(is_fill, fill, values)
     coverage = torch.ones(count + 1, dtype=values.dtype, device=device)
     coverage = coverage.index_put((shaded,), values)[:-1]
-    return layer, x, y, torch.where(real, coverage, 0.0)
+    return Fragments(layer, x, y, torch.where(real, coverage, 0.0))

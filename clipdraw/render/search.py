@@ -12,20 +12,19 @@ from torch import Tensor
 from clipdraw.render.fusion import fused
 from clipdraw.render.pieces import FILL, KEY_BIAS, KEY_SCALE, NO_PIECE, Group, Pieces
 from clipdraw.render.plan import Sizes, spread
+from clipdraw.render.settings import RenderSettings
 
 __all__ = ['filled', 'search', 'winding_numbers']
-
-# Pixel-piece pairs scanned at once.
-PAIRS_PER_CHUNK = 1 << 21
 
 def search(
     chosen: Tensor,
     pieces: Pieces,
     group: Group,
     end: int,
-    compiled: bool,
+    compile: bool,
     sizes: Sizes,
     number: int,
+    settings: RenderSettings,
 ) -> None:
     """Scatter into ``chosen`` the packed (distance, piece) key of each pixel's nearest piece
     among the pieces of the group's layers (up to layer ``end``).
@@ -52,28 +51,30 @@ def search(
     inverse = 1.0 / along.square().sum(-1).clamp_min(1e-12)
     corner = low.to(start.dtype) + 0.5 - start
     limit = reach - inset
-    extent = torch.where((span > 0).all(-1), _window_extent(span), 0)
+    extent = torch.where((span > 0).all(-1),
+                         _window_extent(span, settings.window_steps_per_octave), 0)
     count = extent.numel()
     spare = chosen.numel() - 1
     window_sizes = sizes.distinct(("windows", number), extent, ignore=0)
     for smaller, size in zip([0, *window_sizes], window_sizes):
         batch = sizes.nonzero(("window", number, size), (extent > smaller) & (extent <= size))
-        step = max(1, PAIRS_PER_CHUNK // (size * size))
+        step = max(1, settings.pairs_per_chunk // (size * size))
         for part in range(0, batch.numel(), step):
             members = batch[part : part + step]
             read = members.clamp(max=count - 1)
             block = (corner[read], along[read], inverse[read], inset[read], limit[read],
                      torch.where((members < count)[:, None], span[read], 0), base[read],
                      stride[read], read)
-            index, key = fused(_window_keys, compiled)(*block, size, spare)
+            index, key = fused(_window_keys, compile)(*block, size, spare)
             chosen.scatter_reduce_(0, index, key, "amin")
 
 
-def _window_extent(span: Tensor) -> Tensor:
+def _window_extent(span: Tensor, steps_per_octave: int) -> Tensor:
     """Side of the square window each piece is scanned in: its larger span rounded up to one of
-    eight steps per octave, so few window sizes waste little."""
+    ``steps_per_octave`` steps per octave (a power of two), so few window sizes waste little."""
     size = span.amax(-1).clamp(min=1)
-    step = torch.pow(2, (torch.log2(size.float()).floor().long() - 3).clamp(min=1))
+    octave_steps = steps_per_octave.bit_length() - 1
+    step = torch.pow(2, (torch.log2(size.float()).floor().long() - octave_steps).clamp(min=1))
     return (size + step - 1) // step * step
 
 

@@ -17,14 +17,10 @@ from clipdraw.render.coverage import band_coverage, edge_coverage
 from clipdraw.render.fusion import fused
 from clipdraw.render.pieces import PathTable
 from clipdraw.render.plan import Sizes, put
+from clipdraw.render.settings import RenderSettings
 from clipdraw.scene import LineCap
 
-__all__ = ['SUBSAMPLES', 'cap_ends', 'edge_normal', 'supersample_corners', 'supersample_joints']
-
-# Strokes thinner than twice this (in pixels) get their round caps and joins supersampled.
-SMALL_RADIUS = 3.0
-# Sub-pixels per side where a pixel is supersampled.
-SUBSAMPLES = 4
+__all__ = ['cap_ends', 'edge_normal', 'supersample_corners', 'supersample_joints']
 
 def edge_normal(offset: Tensor, distance: Tensor, coefficients: Tensor, t: Tensor) -> Tensor:
     """Unit normal of the nearest edge.
@@ -43,7 +39,7 @@ def edge_normal(offset: Tensor, distance: Tensor, coefficients: Tensor, t: Tenso
 
 
 def _subpixel_distances(
-    centre: Tensor, curve: Tensor, t: Tensor, other: Tensor | None = None,
+    centre: Tensor, curve: Tensor, t: Tensor, subsamples: int, other: Tensor | None = None,
     other_t: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Sub-pixel centres of each pixel and their distances to the nearest of one or two cubics,
@@ -53,9 +49,9 @@ def _subpixel_distances(
         - centre, t, other_t: :math:`(M, 2)`, :math:`(M,)`, :math:`(M,)`
         - curve, other: :math:`(M, 4, 2)` control points
         - Output: samples :math:`(M \\cdot S^2, 2)` and distances :math:`(M, S^2)`,
-          ``S = SUBSAMPLES``
+          ``S = subsamples``
     """
-    steps = (torch.arange(SUBSAMPLES, device=t.device, dtype=t.dtype) + 0.5) / SUBSAMPLES - 0.5
+    steps = (torch.arange(subsamples, device=t.device, dtype=t.dtype) + 0.5) / subsamples - 0.5
     grid = torch.stack(torch.meshgrid(steps, steps, indexing="xy"), -1).reshape(-1, 2)
     samples = (centre[:, None, :] + grid).reshape(-1, 2)
     repeat = grid.shape[0]
@@ -83,28 +79,30 @@ def supersample_joints(
     path: Tensor,
     slot: Tensor,
     paths: PathTable,
-    compiled: bool,
+    compile: bool,
     sizes: Sizes,
     number: int,
+    settings: RenderSettings,
 ) -> Tensor:
     """Supersample the stroke pixels that one straight edge describes badly.
 
     Those are pixels crossed by the edges of two segments meeting at an angle (the inner
     corner of a join), and pixels whose closest point ends a segment of a thin stroke, where
-    the outline bends round a small disc (a round cap or join). Each of ``SUBSAMPLES**2``
+    the outline bends round a small disc (a round cap or join). Each of ``subsamples**2``
     sub-pixels takes its distance to the exact curves of the segment and its neighbour across
     the joint.
     """
     table, slots = paths.segments.detach(), paths.slots
-    half = paths.half.detach()
+    half_width = paths.half_width.detach()
+    subsamples = settings.subsamples
     if coverage.shape[0] == 0:
         return coverage
     # Enum comparisons stay outside compiled code: torch.compile folds a tensor == IntEnum
     # comparison to a constant False.
     round_cap = paths.linecap == LineCap.ROUND
-    near_corner, small_end, joined, neighbour = fused(_joint_candidates, compiled)(
-        centre, distance, t, is_stroke, path, slot, half, paths.num_segments, paths.closed,
-        round_cap, table, slots,
+    near_corner, small_end, joined, neighbour = fused(_joint_candidates, compile)(
+        centre, distance, t, is_stroke, path, slot, half_width, paths.num_segments, paths.closed,
+        round_cap, table, slots, settings.small_radius,
     )
     other_t = torch.where(t > 0.5, 0.0, 1.0).to(t.dtype)
     count = coverage.shape[0]
@@ -113,7 +111,7 @@ def supersample_joints(
         read = corner.clamp(max=count - 1)
         found, inner = _inner_corner(
             table[path[read] * slots + neighbour[read]], centre[read], other_t[read],
-            half[path[read]],
+            half_width[path[read]],
         )
         other_t = put(other_t, corner, found)
         small_end = put(small_end, corner, inner | small_end[read])
@@ -128,11 +126,11 @@ def supersample_joints(
     joint = joined[read]
     other = torch.where(joint[:, None, None],
                         paths.segments[owner * slots + neighbour[read]], own)
-    _, nearest = _subpixel_distances(centre[read], own, t[read], other,
+    _, nearest = _subpixel_distances(centre[read], own, t[read], subsamples, other,
                                      torch.where(joint, other_t[read], t[read]))
-    width = paths.half[owner][:, None]
-    inner = (0.5 + SUBSAMPLES * (width - nearest)).clamp(0, 1)
-    outer = (0.5 + SUBSAMPLES * (-width - nearest)).clamp(0, 1)
+    half_width = paths.half_width[owner][:, None]
+    inner = (0.5 + subsamples * (half_width - nearest)).clamp(0, 1)
+    outer = (0.5 + subsamples * (-half_width - nearest)).clamp(0, 1)
     return put(coverage, chosen, (inner - outer).mean(-1))
 
 
@@ -143,17 +141,19 @@ def _joint_candidates(
     is_stroke: Tensor,
     path: Tensor,
     slot: Tensor,
-    half: Tensor,
+    half_width: Tensor,
     num_segments: Tensor,
     closed: Tensor,
     round_cap: Tensor,
     table: Tensor,
     slots: int,
+    small_radius: float,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Which stroke fragments may lie at the inner corner of a join (to be checked against the
-    neighbouring segment), which at a small round end, whether their segment has a neighbour
-    across its nearer joint, and which slot that neighbour is."""
-    radius = half[path]
+    neighbouring segment), which at a small round end (of radius below ``small_radius``),
+    whether their segment has a neighbour across its nearer joint, and which slot that
+    neighbour is."""
+    radius = half_width[path]
     count = num_segments[path]
     after = t > 0.5
     wraps = closed[path]
@@ -166,7 +166,7 @@ def _joint_candidates(
     near_joint = (centre - joint).norm(dim=-1) < 2 * radius + 2
     near_corner = edge & joined & near_joint & (t > 0) & (t < 1)
     at_end = (t <= 0) | (t >= 1)
-    small_end = edge & at_end & (radius < SMALL_RADIUS) & (joined | round_cap[path])
+    small_end = edge & at_end & (radius < small_radius) & (joined | round_cap[path])
     return near_corner, small_end, joined, torch.where(joined, neighbour, slot)
 
 
@@ -194,13 +194,15 @@ def supersample_corners(
     paths: PathTable,
     sizes: Sizes,
     number: int,
+    settings: RenderSettings,
 ) -> Tensor:
     """Supersample the fill pixels at a corner, where one straight edge describes them badly.
 
     The two segments meeting at the corner split the pixel into the side of its centre and
-    the other side (across either edge); each of ``SUBSAMPLES**2`` sub-pixels takes the side
+    the other side (across either edge); each of ``subsamples**2`` sub-pixels takes the side
     from the tangent rays at the corner and its distance from the exact curves.
     """
+    subsamples = settings.subsamples
     closed, num_segments = paths.closed, paths.num_segments
     table, slots = paths.segments, paths.slots
     fragments = coverage.shape[0]
@@ -236,10 +238,10 @@ def supersample_corners(
 
     owner = path[chosen]
     samples, nearest = _subpixel_distances(
-        centre[chosen], table[owner * slots + slot[chosen]], t[chosen],
+        centre[chosen], table[owner * slots + slot[chosen]], t[chosen], subsamples,
         table[owner * slots + neighbour[chosen]],
         torch.where(after[chosen], 0.0, 1.0).to(t.dtype))
-    repeat = SUBSAMPLES * SUBSAMPLES
+    repeat = subsamples * subsamples
 
     def in_wedge(relative: Tensor, first: Tensor, second: Tensor, cross: Tensor) -> Tensor:
         along_first = (relative[..., 0] * second[..., 1] - relative[..., 1] * second[..., 0])
@@ -253,7 +255,7 @@ def supersample_corners(
                          second[:, None], cross[:, None])
     covered = inside[chosen][:, None] == (sample_in == centre_in[:, None])
     signed = torch.where(covered, nearest, -nearest)
-    sub = (0.5 + SUBSAMPLES * signed).clamp(0, 1)
+    sub = (0.5 + subsamples * signed).clamp(0, 1)
     return put(coverage, target, sub.mean(-1))
 
 
@@ -267,12 +269,12 @@ def cap_ends(
     number: int,
 ) -> Tensor:
     """Cut (butt) or extend (square) the round stroke ends of open paths."""
-    half, closed, linecap = paths.half, paths.closed, paths.linecap
+    closed, linecap = paths.closed, paths.linecap
     num_segments, table, slots = paths.num_segments, paths.segments, paths.slots
     capped = ~closed[path] & (linecap[path] != LineCap.ROUND)
     if not sizes.flag(("caps", number), capped.any()):
         return coverage
-    width = half[path]
+    half_width = paths.half_width[path]
     square = linecap[path] == LineCap.SQUARE
     last = num_segments[path] - 1
     for at_start in (True, False):
@@ -284,10 +286,10 @@ def cap_ends(
         offset = centre - tip
         beyond = (offset * outward).sum(-1)
         lateral = (offset[:, 0] * outward[:, 1] - offset[:, 1] * outward[:, 0]).abs()
-        near = capped & on_end_segment & (offset.norm(dim=-1) <= width * math.sqrt(2) + 2)
+        near = capped & on_end_segment & (offset.norm(dim=-1) <= half_width * math.sqrt(2) + 2)
         across = torch.stack([-outward[:, 1], outward[:, 0]], -1)
-        body = torch.where(beyond > 0, band_coverage(lateral, width, across), coverage)
-        limit = torch.where(square, width - beyond, -beyond)
+        body = torch.where(beyond > 0, band_coverage(lateral, half_width, across), coverage)
+        limit = torch.where(square, half_width - beyond, -beyond)
         capped_coverage = body * edge_coverage(limit, outward)
         coverage = torch.where(near, capped_coverage, coverage)
     return coverage
