@@ -6,7 +6,9 @@ The pipeline, one module each: :mod:`~clipdraw.scene` (the drawing as tensors) -
 :mod:`~clipdraw.optimise` (the loop) -> :mod:`~clipdraw.svg` / :mod:`~clipdraw.io` (SVG and
 PNG out). :mod:`~clipdraw.drawing` ties them together; :mod:`~clipdraw.batch` runs many.
 
->>> import clipdraw  # doctest: +SKIP
+Drawing needs CLIP weights (downloaded on first use), so this example does not run here:
+
+>>> import clipdraw
 >>> drawing = clipdraw.draw("a watercolor painting of a submarine", seed=1)  # doctest: +SKIP
 >>> drawing.save("submarine.svg")  # doctest: +SKIP
 """
@@ -16,12 +18,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from clipdraw import render  # the subpackage, callable as its function render()
 from clipdraw._version import __version__
-from clipdraw.scene import FillRule, LineCap, Scene
 
-# Heavy names (open_clip, kornia) load on first use, so `import clipdraw` and the CLI stay quick.
+# Every name loads on first use (torch, open_clip, kornia), so `import clipdraw` is instant and
+# `clipdraw --help` prints without importing torch.
+_SUBPACKAGES = {"render"}  # clipdraw.render: the subpackage, callable as its function render()
 _LAZY = {
+    "FillRule": "clipdraw.scene",
+    "LineCap": "clipdraw.scene",
+    "Scene": "clipdraw.scene",
     "Drawing": "clipdraw.drawing",
     "draw": "clipdraw.drawing",
     "draw_batch": "clipdraw.drawing",
@@ -38,10 +43,12 @@ _LAZY = {
     "run_batch": "clipdraw.batch",
 }
 
-__all__ = ["FillRule", "LineCap", "Scene", "__version__", "render", *sorted(_LAZY)]
+__all__ = ["__version__", "render", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"clipdraw.{name}")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'clipdraw' has no attribute {name!r}")

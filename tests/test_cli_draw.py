@@ -230,3 +230,18 @@ def test_init_draws_on_the_imported_canvas_unless_a_size_is_given(tmp_path, tiny
                 ).exit_code == 0
     sized = load_svg(tmp_path / "sized.svg")
     assert (sized.width, sized.height) == (30, 30)
+
+
+def test_help_version_and_usage_errors_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from clipdraw.cli import cli\n"
+            "for args in (['--help'], ['-V'], ['draw', '--help'], ['batch', '--help'],\n"
+            "             ['render', '--help'], ['draw', 'a', '--lr-points', 'nan'],\n"
+            "             ['draw', 'a', '--size', '0x9']):\n"
+            "    CliRunner().invoke(cli, args)\n"
+            "print(sorted(m for m in ('torch', 'open_clip', 'kornia') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

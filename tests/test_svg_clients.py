@@ -108,7 +108,7 @@ def compound_scene() -> Scene:
         fill_color=torch.tensor([[0.8, 0.1, 0.3, 1.0]] * 2 + [[0.1, 0.3, 0.8, 0.7]] * 2),
         stroke_color=torch.tensor([[0.0, 0.0, 0.0, 1.0]] * 4), stroke_width=1.5,
         fill_rule=torch.tensor([FillRule.EVENODD] * 2 + [FillRule.NONZERO] * 2),
-        shape=torch.tensor([0, 0, 1, 1]), background=None,
+        compound=torch.tensor([0, 0, 1, 1]), background=None,
     )
 
 
@@ -240,8 +240,8 @@ def test_save_load_save_keeps_the_scene_and_the_pixels(drawn, tmp_path):
     assert again.read_text() == svg_path.read_text()
     for field in ("num_segments", "closed", "stroked", "filled", "fill_rule", "linecap"):
         assert torch.equal(getattr(loaded, field), getattr(scene, field)), field
-    assert torch.equal(loaded.shape.unique_consecutive(return_counts=True)[1],
-                       scene.shape.unique_consecutive(return_counts=True)[1])
+    assert torch.equal(loaded.compound.unique_consecutive(return_counts=True)[1],
+                       scene.compound.unique_consecutive(return_counts=True)[1])
     for field, used in (("stroke_color", scene.stroked), ("fill_color", scene.filled)):
         torch.testing.assert_close(getattr(loaded, field)[used], getattr(scene, field)[used],
                                    atol=0.5 / 255 + 5e-4, rtol=0, msg=field)

@@ -121,7 +121,7 @@ def test_coordinates_are_rounded_without_trailing_zeros():
 
 
 def test_compound_shape_is_one_path_element_with_every_subpath():
-    scene = two_path_scene(shape=torch.tensor([4, 4]), fill_color=torch.tensor([0, 0, 0, 1.0]))
+    scene = two_path_scene(compound=torch.tensor([4, 4]), fill_color=torch.tensor([0, 0, 0, 1.0]))
     paths = paths_of(parse(scene_to_svg(scene)))
     assert len(paths) == 1
     assert paths[0].get("d").count("M") == 2
@@ -181,7 +181,7 @@ def test_save_load_save_gives_the_same_scene_and_text(tmp_path):
     save_svg(scene, first)
     loaded = load_svg(first)
     assert (loaded.width, loaded.height) == (scene.width, scene.height)
-    for name in ("num_segments", "closed", "stroked", "filled", "fill_rule", "linecap", "shape"):
+    for name in ("num_segments", "closed", "stroked", "filled", "fill_rule", "linecap", "compound"):
         assert torch.equal(getattr(loaded, name), getattr(scene, name)), name
     for name in ("stroke_width", "stroke_color", "fill_color", "background"):
         torch.testing.assert_close(getattr(loaded, name), getattr(scene, name), atol=2.5e-3,

@@ -107,7 +107,6 @@ def png_scale(text: str, width: int, height: int) -> float:
 
 def build_settings(o: dict[str, Any]) -> tuple[Any, Path]:
     """Parsed options -> validated settings, checking everything that needs no model."""
-    from clipdraw.models import ModelLoadError, check_model_spec
     from clipdraw.settings import DrawSettings
 
     ctx = click.get_current_context()
@@ -135,6 +134,8 @@ def build_settings(o: dict[str, Any]) -> tuple[Any, Path]:
     except OptionError as error:
         raise bad_setting(error) from None
     o["png_scale"] = png_scale(o["png_scale"], resolved.width, resolved.height)
+    from clipdraw.models import ModelLoadError, check_model_spec
+
     if settings.uses_clip:
         for spec in settings.models:
             try:

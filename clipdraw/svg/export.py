@@ -172,7 +172,7 @@ def scene_to_svg(
     drawing.add(layer)
     num_segments = scene.num_segments[0].tolist()
     closed = scene.closed[0].tolist()
-    for group in _shape_groups(scene.shape[0].tolist()):
+    for group in _shape_groups(scene.compound[0].tolist()):
         d = "".join(
             path_data(scene.points[0, n], num_segments[n], closed[n], precision) for n in group
         )
