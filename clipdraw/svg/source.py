@@ -1,0 +1,203 @@
+"""Reading an SVG file's bytes and XML tree within :class:`~clipdraw.svg.limits.SvgLimits`.
+
+Everything here is linear in the file's size and checked while it is read: the byte count (so
+``/dev/zero`` ends), gunzip of ``.svgz`` (so a zip bomb ends), element count and nesting depth
+(while parsing), and, before usvg expands anything, the number of elements the document draws
+once every ``<use>`` is expanded (a chain of uses multiplies). Shapes whose geometry holds numbers
+no float32 canvas can use (``1e40``, ``inf``) are removed before normalising, because usvg would
+spend its whole budget cutting a radius-1e40 arc into pieces; they are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import zlib
+from dataclasses import dataclass, field
+from xml.etree import ElementTree
+
+from clipdraw.svg.limits import SvgImportError, SvgLimits, exceeded
+
+__all__ = ["SVG_NS", "Source", "local_name", "read_source"]
+
+SVG_NS = "http://www.w3.org/2000/svg"
+_CHUNK = 1 << 20
+_HUGE = 1e9  # user units; no float32 canvas coordinate survives beyond this
+# only numbers that can be huge: with an exponent, ten digits or more, or NaN / infinity
+_SUSPECT = re.compile(r"(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+|\d{10,}|(?i:nan|inf)")
+_MAYBE = re.compile(r"[eEnNiI]|\d{10}")  # a quick scan before the slower _SUSPECT
+_GEOMETRY = {
+    "path": ("d",), "polyline": ("points",), "polygon": ("points",),
+    "line": ("x1", "y1", "x2", "y2"), "rect": ("x", "y", "width", "height", "rx", "ry"),
+    "circle": ("cx", "cy", "r"), "ellipse": ("cx", "cy", "rx", "ry"),
+}
+_TEXT = ("text", "flowRoot")
+
+
+@dataclass
+class Source:
+    """A parsed SVG file.
+
+    Args:
+        data: the document's bytes (gunzipped), rewritten when preflight removed something.
+        root: its XML root element.
+        skipped: features noticed in the source that will not be drawn (``"text"``, ...).
+    """
+
+    data: bytes
+    root: ElementTree.Element
+    skipped: set[str] = field(default_factory=set)
+
+
+def local_name(tag: object) -> str:
+    """An element tag without its namespace (comments and processing instructions give '')."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _read_bytes(path: str | os.PathLike, limits: SvgLimits) -> bytes:
+    """The file's bytes, gunzipped when it is gzip (``.svgz``), at most ``max_file_bytes``."""
+    name = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limits.max_file_bytes + 1)
+    except OSError as error:
+        raise SvgImportError(f"cannot read SVG file {name!r}: {error}") from error
+    if len(data) > limits.max_file_bytes:
+        raise exceeded(limits, "max_file_bytes", f"more than {limits.max_file_bytes} bytes")
+    if data[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=_BytesReader(data)) as unzipped:
+                data = unzipped.read(limits.max_file_bytes + 1)
+        except (OSError, EOFError, zlib.error) as error:
+            raise SvgImportError(f"{name!r} is not a readable .svgz (gzip): {error}") from None
+        if len(data) > limits.max_file_bytes:
+            raise exceeded(limits, "max_file_bytes",
+                           f"more than {limits.max_file_bytes} bytes once unzipped")
+    if not data.strip():
+        raise SvgImportError(f"SVG file {name!r} is empty")
+    return data
+
+
+class _BytesReader:
+    """A minimal file object over bytes (io.BytesIO copies; this does not)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._view = memoryview(data)
+        self._at = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._view) if size < 0 else self._at + size
+        chunk = bytes(self._view[self._at : end])
+        self._at += len(chunk)
+        return chunk
+
+
+def _parse(data: bytes, name: str, limits: SvgLimits) -> ElementTree.Element:
+    """The XML tree, counting elements and depth while parsing so that the limits stop it."""
+    parser = ElementTree.XMLPullParser(events=("start", "end"))
+    depth = elements = 0
+    root = None
+    try:
+        for at in range(0, len(data), _CHUNK):
+            parser.feed(data[at : at + _CHUNK])
+            for event, element in parser.read_events():
+                if event == "end":
+                    depth -= 1
+                    continue
+                root = element if root is None else root
+                depth += 1
+                elements += 1
+                if depth > limits.max_depth:
+                    raise exceeded(limits, "max_depth", f"elements nested over {depth} deep")
+                if elements > limits.max_elements:
+                    raise exceeded(limits, "max_elements", f"over {elements - 1} elements")
+        parser.close()
+    except (ElementTree.ParseError, LookupError) as error:  # LookupError: unknown encoding
+        raise SvgImportError(f"{name!r} is not valid XML: {error}") from None
+    if root is None:
+        raise SvgImportError(f"{name!r} is not valid XML: no root element")
+    return root
+
+
+def _use_target(element: ElementTree.Element) -> str:
+    href = next((v for k, v in element.attrib.items() if local_name(k) == "href"), "")
+    return href.strip()[1:] if href.strip().startswith("#") else ""
+
+
+def _drawn_copies(root: ElementTree.Element) -> int:
+    """Elements drawn once every ``<use>`` is expanded; a use that reaches itself counts 0 (SVG
+    renderers drop it). Iterative, so long chains cannot overflow the stack."""
+    ids: dict[str, ElementTree.Element] = {}
+    for element in root.iter():
+        ids.setdefault(element.get("id", ""), element)  # the first of duplicate ids wins
+    counts: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[ElementTree.Element, bool]] = [(root, False)]
+    while stack:
+        element, done = stack.pop()
+        key = id(element)
+        if key in counts:
+            continue
+        target = ids.get(_use_target(element)) if local_name(element.tag) == "use" else None
+        parts = [target] if target is not None else list(element)
+        if done:
+            active.discard(key)
+            counts[key] = 1 + sum(counts.get(id(p), 0) for p in parts)
+            continue
+        if key in active:
+            continue
+        active.add(key)
+        stack.append((element, True))
+        stack.extend((p, False) for p in parts if id(p) not in counts and id(p) not in active)
+    return counts[id(root)]
+
+
+def _huge(element: ElementTree.Element) -> bool:
+    """Whether a shape's geometry holds a number beyond :data:`_HUGE` (or NaN/inf)."""
+    for name in _GEOMETRY.get(local_name(element.tag), ()):
+        text = element.get(name, "")
+        if not _MAYBE.search(text):
+            continue
+        for number in _SUSPECT.findall(text):
+            value = float(number)
+            if not abs(value) <= _HUGE:
+                return True
+    return False
+
+
+def read_source(path: str | os.PathLike, limits: SvgLimits | None = None) -> Source:
+    """Read, check and pre-clean an SVG file (see the module notes).
+
+    Raises:
+        SvgImportError: unreadable, empty, not XML, not SVG, or over a limit.
+    """
+    name = os.fspath(path)
+    limits = limits or SvgLimits()
+    data = _read_bytes(path, limits)
+    root = _parse(data, name, limits)
+    if local_name(root.tag) != "svg":
+        raise SvgImportError(f"{name!r} is not an SVG document (its root element is "
+                             f"<{local_name(root.tag)}>, not <svg>)")
+    if root.tag != f"{{{SVG_NS}}}svg":
+        raise SvgImportError(f"{name!r} is not an SVG document (its <svg> root is not in the SVG "
+                             f"namespace: {root.tag!r})")
+    source = Source(data, root)
+    changed = False
+    for parent in root.iter():
+        for child in list(parent):
+            tag = local_name(child.tag)
+            if tag in _TEXT:
+                source.skipped.add("text")
+            elif tag == "image":
+                source.skipped.add("images")
+            elif _huge(child):
+                parent.remove(child)
+                source.skipped.add("shapes with huge or infinite coordinates")
+                changed = True
+    copies = _drawn_copies(root)
+    if copies > limits.max_use_copies:
+        raise exceeded(limits, "max_use_copies", f"{copies} elements once <use> is expanded")
+    if changed:
+        source.data = ElementTree.tostring(root, encoding="utf-8")
+    return source
