@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from clipdraw.scene import FillRule, LineCap, Scene
+from clipdraw.svg.clip import clip_to_rectangle
 from clipdraw.svg.export import BACKGROUND_ID, METADATA_ID
 from clipdraw.svg.limits import SvgImportError, SvgLimits, exceeded
 from clipdraw.svg.source import local_name, read_source
@@ -306,6 +307,11 @@ def _join_error(chain: np.ndarray, closed: bool, half_width: float, join: str,
     return float(miter.max(initial=0.0))
 
 
+def _straight_to(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The controls of a straight segment from ``start`` to ``end`` (without its end)."""
+    return np.stack([start + (end - start) / 3, start + 2 * (end - start) / 3])
+
+
 def _bounds(path: _Path) -> np.ndarray:
     """``[xmin, ymin, xmax, ymax]`` of a sub-path's control points and stroke reach."""
     reach = path.style["width"] * math.sqrt(2) / 2 if path.style["stroke"] else 0.0
@@ -440,7 +446,16 @@ class _Walker:
             if box[0] >= rectangle[0] - slack and box[1] >= rectangle[1] - slack and \
                     box[2] <= rectangle[2] + slack and box[3] <= rectangle[3] + slack:
                 kept.append(path)
-            elif _overlap(box, rectangle):
+            elif not _overlap(box, rectangle):
+                continue
+            elif path.style["stroke"] is None:  # a fill clips exactly
+                chain = path.points if path.closed else path.points[:-1] if np.array_equal(
+                    path.points[0], path.points[-1]) else np.concatenate(
+                    [path.points, _straight_to(path.points[-1], path.points[0])])
+                clipped = clip_to_rectangle(chain, rectangle)
+                if clipped is not None:
+                    kept.append(_Path(clipped, True, path.shape, path.style))
+            else:
                 self.out.skipped.add("clip paths (drawn unclipped)")
                 kept.append(path)
         return kept

@@ -26,6 +26,7 @@ _CHUNK = 1 << 20
 _HUGE = 1e9  # user units; no float32 canvas coordinate survives beyond this
 # only numbers that can be huge: with an exponent, ten digits or more, or NaN / infinity
 _SUSPECT = re.compile(r"(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+|\d{10,}|(?i:nan|inf)")
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _MAYBE = re.compile(r"[eEnNiI]|\d{10}")  # a quick scan before the slower _SUSPECT
 _GEOMETRY = {
     "path": ("d",), "polyline": ("points",), "polygon": ("points",),
@@ -166,6 +167,37 @@ def _huge(element: ElementTree.Element) -> bool:
     return False
 
 
+def _declared(element: ElementTree.Element, name: str) -> str | None:
+    """The element's own value of a property, from ``style="..."`` or the attribute."""
+    for declaration in _COMMENT.sub("", element.get("style", "")).split(";"):
+        key, _, value = declaration.partition(":")
+        if key.strip() == name and value.strip():
+            return value.strip().removesuffix("!important").strip()
+    return element.get(name)
+
+
+def _pin_current_colour(root: ElementTree.Element) -> bool:
+    """Make an inherited ``fill``/``stroke`` of ``currentColor`` explicit on elements that set
+    their own ``color``, so the colour is taken where it is used (CSS: ``currentColor`` inherits
+    as the keyword), not where it was declared. Returns whether anything changed."""
+    changed = False
+    stack: list[tuple[ElementTree.Element, dict[str, bool]]] = [(root, {})]
+    while stack:
+        element, inherited = stack.pop()
+        current = {}
+        for name in ("fill", "stroke"):
+            own = _declared(element, name)
+            if own is not None:
+                current[name] = own.lower() == "currentcolor"
+            else:
+                current[name] = inherited.get(name, False)
+                if current[name] and _declared(element, "color") is not None:
+                    element.set(name, "currentColor")
+                    changed = True
+        stack.extend((child, current) for child in element)
+    return changed
+
+
 def read_source(path: str | os.PathLike, limits: SvgLimits | None = None) -> Source:
     """Read, check and pre-clean an SVG file (see the module notes).
 
@@ -195,9 +227,10 @@ def read_source(path: str | os.PathLike, limits: SvgLimits | None = None) -> Sou
                 parent.remove(child)
                 source.skipped.add("shapes with huge or infinite coordinates")
                 changed = True
+    changed = _pin_current_colour(root) or changed
     copies = _drawn_copies(root)
     if copies > limits.max_use_copies:
         raise exceeded(limits, "max_use_copies", f"{copies} elements once <use> is expanded")
     if changed:
-        source.data = ElementTree.tostring(root, encoding="utf-8")
+        source.data = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
     return source
