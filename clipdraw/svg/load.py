@@ -653,10 +653,10 @@ def load_svg(
         stretch: Matrix = (width / exact[0], 0.0, 0.0, height / exact[1], 0.0, 0.0)
         view = _compose(stretch, _view(root, *exact))
         collected = _Walker(root, (width, height), view, limits).walk(root)
-        scene = _to_scene(collected, width, height, limits, device or "cpu", dtype)
+        scene = _to_scene(collected, width, height, limits, device or "cpu", dtype).validate()
     except SvgImportError:
         raise
-    except (RecursionError, MemoryError, ValueError, OverflowError) as error:
+    except Exception as error:  # noqa: BLE001 - the documented contract: one error type
         raise SvgImportError(f"{name}: cannot read SVG: {type(error).__name__}: {error}") \
             from None
     skipped = source.skipped | collected.skipped | {
@@ -665,4 +665,4 @@ def load_svg(
     if skipped:
         warnings.warn(f"{name}: skipped or approximated what a Scene cannot represent: "
                       + ", ".join(sorted(skipped)), stacklevel=2)
-    return scene.validate()
+    return scene

@@ -126,31 +126,72 @@ def _use_target(element: ElementTree.Element) -> str:
     return href.strip()[1:] if href.strip().startswith("#") else ""
 
 
-def _drawn_copies(root: ElementTree.Element) -> int:
-    """Elements drawn once every ``<use>`` is expanded; a use that reaches itself counts 0 (SVG
-    renderers drop it). Iterative, so long chains cannot overflow the stack."""
-    ids: dict[str, ElementTree.Element] = {}
-    for element in root.iter():
-        ids.setdefault(element.get("id", ""), element)  # the first of duplicate ids wins
+def _edges(element: ElementTree.Element, ids: dict[str, ElementTree.Element]) -> list:
+    """What drawing ``element`` draws: its target for a ``<use>``, else its children."""
+    if local_name(element.tag) == "use":
+        target = ids.get(_use_target(element))
+        return [] if target is None else [target]
+    return list(element)
+
+
+def _recursive_uses(root: ElementTree.Element,
+                    ids: dict[str, ElementTree.Element]) -> list[ElementTree.Element]:
+    """The ``<use>`` elements that reach themselves (or an ancestor) through their target:
+    those on a cycle of the drawing graph (Tarjan's strongly connected components, iterative
+    so that long chains cannot overflow the stack)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[ElementTree.Element] = []
+    looping: list[ElementTree.Element] = []
+    for start in root.iter():
+        if id(start) in index:
+            continue
+        work = [(start, iter(_edges(start, ids)))]
+        index[id(start)] = low[id(start)] = len(index)
+        stack.append(start)
+        on_stack.add(id(start))
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if id(child) not in index:
+                    index[id(child)] = low[id(child)] = len(index)
+                    stack.append(child)
+                    on_stack.add(id(child))
+                    work.append((child, iter(_edges(child, ids))))
+                elif id(child) in on_stack:
+                    low[id(node)] = min(low[id(node)], index[id(child)])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[id(parent)] = min(low[id(parent)], low[id(node)])
+            if low[id(node)] == index[id(node)]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(id(member))
+                    component.append(member)
+                    if member is node:
+                        break
+                if len(component) > 1 or node in _edges(node, ids):
+                    looping.extend(m for m in component if local_name(m.tag) == "use")
+    return looping
+
+
+def _drawn_copies(root: ElementTree.Element, ids: dict[str, ElementTree.Element]) -> int:
+    """Elements drawn once every ``<use>`` is expanded (the graph has no cycles left)."""
     counts: dict[int, int] = {}
-    active: set[int] = set()
     stack: list[tuple[ElementTree.Element, bool]] = [(root, False)]
     while stack:
         element, done = stack.pop()
-        key = id(element)
-        if key in counts:
-            continue
-        target = ids.get(_use_target(element)) if local_name(element.tag) == "use" else None
-        parts = [target] if target is not None else list(element)
+        parts = _edges(element, ids)
         if done:
-            active.discard(key)
-            counts[key] = 1 + sum(counts.get(id(p), 0) for p in parts)
-            continue
-        if key in active:
-            continue
-        active.add(key)
-        stack.append((element, True))
-        stack.extend((p, False) for p in parts if id(p) not in counts and id(p) not in active)
+            counts[id(element)] = 1 + sum(counts.get(id(p), 0) for p in parts)
+        elif id(element) not in counts:
+            stack.append((element, True))
+            stack.extend((p, False) for p in parts if id(p) not in counts)
     return counts[id(root)]
 
 
@@ -228,7 +269,17 @@ def read_source(path: str | os.PathLike, limits: SvgLimits | None = None) -> Sou
                 source.skipped.add("shapes with huge or infinite coordinates")
                 changed = True
     changed = _pin_current_colour(root) or changed
-    copies = _drawn_copies(root)
+    ids: dict[str, ElementTree.Element] = {}
+    parents = {}
+    for parent in root.iter():
+        ids.setdefault(parent.get("id", ""), parent)  # the first of duplicate ids wins
+        for child in parent:
+            parents[id(child)] = parent
+    for use in _recursive_uses(root, ids):
+        parents[id(use)].remove(use)
+        source.skipped.add("recursive <use> references (dropped)")
+        changed = True
+    copies = _drawn_copies(root, ids)
     if copies > limits.max_use_copies:
         raise exceeded(limits, "max_use_copies", f"{copies} elements once <use> is expanded")
     if changed:
