@@ -61,11 +61,11 @@ CORPUS = {
     "mutually-recursive-uses": (
         HEAD + '<g id="a"><use href="#b"/></g><g id="b"><use href="#a"/><rect width="5" '
         'height="5"/></g></svg>', "loads"),
-    "path-of-a-million-segments": (
-        HEAD + '<path stroke="black" fill="none" d="M0 0' + " l1 1 l-1 -1" * 500_000 + '"/></svg>',
+    "path-of-200000-segments": (
+        HEAD + '<path stroke="black" fill="none" d="M0 0' + " l1 1 l-1 -1" * 100_000 + '"/></svg>',
         "loads"),
-    "path-of-two-million-segments": (
-        HEAD + '<path stroke="black" fill="none" d="M0 0' + " l1 1 l-1 -1" * 1_000_000 +
+    "path-of-a-million-segments": (
+        HEAD + '<path stroke="black" fill="none" d="M0 0' + " l1 1 l-1 -1" * 500_000 +
         '"/></svg>', "max_segments"),
     "twenty-megabyte-comment": (HEAD + "<!--" + "a" * 20_000_000 + '--><rect width="5" '
                                 'height="5"/></svg>', "loads"),

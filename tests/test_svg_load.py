@@ -352,12 +352,22 @@ def test_unrepresentable_features_are_skipped_with_one_warning_listing_them():
         scene = load_svg(DATA / "skipped.svg")
     assert len(caught) == 1
     message = str(caught[0].message)
-    for feature in ("text", "images", "gradients", "dashes", "filters", "clip paths"):
+    for feature in ("text", "images", "gradients", "dashes", "filters"):
         assert feature in message
+    assert "clip paths" not in message  # a rectangle clipping a fill is exact
     # the green rect, the gradient rect's stroke, the dashed line (solid), the blurred and
     # the clipped circle still load
     assert scene.num_paths == 5
     assert not bool(scene.filled[0, 1]) and bool(scene.stroked[0, 1])
+    clipped = scene.points[0, 4, : 3 * int(scene.num_segments[0, 4])]
+    assert clipped[:, 1].max() == pytest.approx(40.0)  # the circle reached y = 55
+
+
+def test_a_clip_path_that_is_not_a_rectangle_is_named(tmp_path):
+    body = ('<clipPath id="c"><circle cx="20" cy="20" r="10"/></clipPath>'
+            '<rect width="40" height="40" clip-path="url(#c)"/>')
+    with pytest.warns(UserWarning, match="clip paths"):
+        load_svg(write_svg(tmp_path, body))
 
 
 def test_shapes_with_coordinates_beyond_float32_are_skipped_with_a_warning(tmp_path):

@@ -41,8 +41,8 @@ class SvgLimits:
     max_elements: int = 500_000
     max_depth: int = 256
     max_use_copies: int = 1_000_000
-    max_segments: int = 1_000_000
-    max_padded_points: int = 40_000_000
+    max_segments: int = 250_000
+    max_padded_points: int = 16_000_000
     max_normaliser_fuel: int = 20_000_000_000
     max_normaliser_mib: int = 1024
 

