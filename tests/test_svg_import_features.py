@@ -91,6 +91,17 @@ CASES = {
         '<rect x="48" y="4" width="10" height="10"/>', False),
     "skewed-circle-is-a-skewed-ellipse": (
         '<circle cx="20" cy="24" r="14" fill="#2060c0" transform="skewX(20)"/>', True),
+    "transform-origin": (
+        '<rect x="10" y="10" width="30" height="12" fill="#c03030" transform="rotate(30)" '
+        'transform-origin="25 16"/>', False),
+    "transform-on-a-nested-svg": (
+        '<svg x="4" y="4" width="30" height="30" transform="translate(16 2)">'
+        '<rect width="12" height="12" fill="#3060c0"/></svg>', False),
+    "markers-oriented-along-the-path-and-clipped-to-their-viewport": (
+        '<marker id="m" markerWidth="6" markerHeight="6" refX="3" refY="3" orient="auto">'
+        '<path d="M0 0 L6 3 L0 6z" fill="#a02020"/><circle cx="3" cy="3" r="5" '
+        'fill="#2020a0" fill-opacity="0.5"/></marker><path d="M6 40 L52 10" stroke="black" '
+        'stroke-width="2" marker-end="url(#m)" marker-start="url(#m)"/>', False),
     "arcs-and-elliptical-arcs": (
         '<path d="M8 40 A20 12 30 0 1 56 30 A8 8 0 1 0 40 12" fill="none" stroke="#802020" '
         'stroke-width="3"/>', True),
@@ -233,4 +244,12 @@ def test_clip_path_that_cuts_a_shape_is_named(tmp_path):
     path.write_text(HEAD + '<clipPath id="c"><circle cx="20" cy="20" r="10"/></clipPath>'
                     '<rect width="40" height="40" clip-path="url(#c)"/></svg>')
     with pytest.warns(UserWarning, match="clip paths"):
+        load_svg(path)
+
+
+def test_shapes_drawn_without_anti_aliasing_are_named(tmp_path):
+    path = tmp_path / "crisp.svg"
+    path.write_text(HEAD + '<rect x="5.5" y="5.5" width="20" height="20" '
+                    'shape-rendering="crispEdges"/></svg>')
+    with pytest.warns(UserWarning, match="crispEdges"):
         load_svg(path)

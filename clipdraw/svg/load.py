@@ -127,6 +127,12 @@ def _transform(element: ElementTree.Element) -> Matrix:
     return tuple(values) if len(values) == 6 else _IDENTITY  # type: ignore[return-value]
 
 
+def _inverse(matrix: Matrix) -> Matrix:
+    a, b, c, d, e, f = matrix
+    det = a * d - b * c
+    return (d / det, -b / det, -c / det, a / det, (c * f - d * e) / det, (b * e - a * f) / det)
+
+
 def _apply(matrix: Matrix, points: np.ndarray) -> np.ndarray:
     a, b, c, d, e, f = matrix
     x, y = points[:, 0], points[:, 1]
@@ -409,9 +415,10 @@ class _Walker:
             self.out.skipped.add("group opacity over overlapping shapes (approximated per "
                                  "shape)")
 
-    def _clip_rectangle(self, reference: str, matrix: Matrix) -> np.ndarray | None:
-        """The clip path as ``[xmin, ymin, xmax, ymax]`` on the canvas when it is one
-        axis-aligned rectangle (as usvg writes nested viewports), else ``None``."""
+    def _clip_rectangle(self, reference: str, matrix: Matrix) -> tuple[np.ndarray, Matrix] | None:
+        """The clip path as a rectangle ``[xmin, ymin, xmax, ymax]`` in its own coordinates and
+        the matrix from them to the canvas, when it is one rectangle there (as usvg writes
+        nested viewports and markers, also rotated), else ``None``."""
         target = reference.strip()[4:].split(")")[0].strip().strip("'\"").lstrip("#")
         clip = self.defs.get(target)
         if clip is None or clip.get("clip-path") or clip.get("clipPathUnits") == \
@@ -419,29 +426,37 @@ class _Walker:
             return None
         child = clip[0]
         where = _compose(_compose(matrix, _transform(clip)), _transform(child))
+        if abs(where[0] * where[3] - where[1] * where[2]) < 1e-12:
+            return None
         chains = _subpaths(child.get("d", ""))
         if len(chains) != 1 or not chains[0][1]:
             return None
-        corners = _apply(where, chains[0][0][::3])
-        xs, ys = np.unique(corners[:, 0].round(6)), np.unique(corners[:, 1].round(6))
+        corners = chains[0][0][::3]
+        xs, ys = np.unique(corners[:, 0].round(9)), np.unique(corners[:, 1].round(9))
         if len(xs) != 2 or len(ys) != 2 or len(corners) not in (4, 5):
             return None
-        if {(round(x, 6), round(y, 6)) for x, y in corners} != {(x, y) for x in xs for y in ys}:
+        if {(round(x, 9), round(y, 9)) for x, y in corners} != {(x, y) for x in xs for y in ys}:
             return None
-        return np.array([xs[0], ys[0], xs[1], ys[1]])
+        return np.array([xs[0], ys[0], xs[1], ys[1]]), where
 
     def _clip(self, paths: list[_Path], reference: str, matrix: Matrix) -> list[_Path]:
         """The group's paths after its clip path: shapes inside a rectangular clip are kept,
-        shapes outside it dropped; anything else is drawn unclipped and named."""
-        rectangle = self._clip_rectangle(reference, matrix)
-        if rectangle is None:
+        shapes outside it dropped, fills across it clipped exactly; anything else is drawn
+        unclipped and named."""
+        found = self._clip_rectangle(reference, matrix)
+        if found is None:
             if paths:
                 self.out.skipped.add("clip paths (drawn unclipped)")
             return paths
-        boxes = _shape_bounds(paths)
-        slack = 1e-6
+        rectangle, to_canvas = found
+        to_clip = _inverse(to_canvas)
+        reach_scale = _stretches(to_clip)[0]
+        local = [_Path(_apply(to_clip, p.points), p.closed, p.shape,
+                       {**p.style, "width": p.style["width"] * reach_scale}) for p in paths]
+        boxes = _shape_bounds(local)
+        slack = 1e-6 * max(1.0, float(np.abs(rectangle).max()))
         kept = []
-        for path in paths:
+        for path, inner in zip(paths, local):
             box = boxes[path.shape]
             if box[0] >= rectangle[0] - slack and box[1] >= rectangle[1] - slack and \
                     box[2] <= rectangle[2] + slack and box[3] <= rectangle[3] + slack:
@@ -449,12 +464,13 @@ class _Walker:
             elif not _overlap(box, rectangle):
                 continue
             elif path.style["stroke"] is None:  # a fill clips exactly
-                chain = path.points if path.closed else path.points[:-1] if np.array_equal(
-                    path.points[0], path.points[-1]) else np.concatenate(
-                    [path.points, _straight_to(path.points[-1], path.points[0])])
+                points = inner.points
+                chain = points if path.closed else points[:-1] if np.array_equal(
+                    points[0], points[-1]) else np.concatenate(
+                    [points, _straight_to(points[-1], points[0])])
                 clipped = clip_to_rectangle(chain, rectangle)
                 if clipped is not None:
-                    kept.append(_Path(clipped, True, path.shape, path.style))
+                    kept.append(_Path(_apply(to_canvas, clipped), True, path.shape, path.style))
             else:
                 self.out.skipped.add("clip paths (drawn unclipped)")
                 kept.append(path)
@@ -486,6 +502,8 @@ class _Walker:
             "cap": _CAPS.get(get("stroke-linecap", "butt"), LineCap.BUTT),
             "rule": _RULES.get(get("fill-rule", "nonzero"), FillRule.NONZERO),
         }
+        if get("shape-rendering") in ("crispEdges", "optimizeSpeed"):
+            skipped.add("shape-rendering crispEdges (drawn anti-aliased)")
         if stroke is not None:
             self._stroke_notes(element, subpaths, local_width, big, small, width)
             if fill is not None and get("paint-order", "normal").strip().startswith("stroke"):

@@ -212,6 +212,37 @@ def _huge(element: ElementTree.Element) -> bool:
     return False
 
 
+_ORIGIN = re.compile(r"^\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)(?:px)?\s*[,\s]\s*"
+                     r"([-+]?[\d.]+(?:[eE][-+]?\d+)?)(?:px)?\s*$")
+
+
+def _svg2_transform(parent: ElementTree.Element, child: ElementTree.Element,
+                    skipped: set[str]) -> bool:
+    """Rewrite SVG 2 transforms usvg 0.31 does not know into SVG 1.1: ``transform-origin``
+    (lengths) folds into ``transform``; a ``transform`` on a nested ``<svg>`` moves onto a
+    wrapping ``<g>``. Returns whether ``child`` changed."""
+    changed = False
+    origin = child.attrib.pop("transform-origin", None)
+    if origin is not None:
+        changed = True
+        found = _ORIGIN.match(origin)
+        if found is None:
+            skipped.add("transform-origin other than lengths (ignored)")
+        elif child.get("transform"):
+            x, y = found.groups()
+            child.set("transform", f"translate({x} {y}) {child.get('transform')} "
+                                   f"translate({-float(x)!r} {-float(y)!r})")
+    if local_name(child.tag) == "svg" and child.get("transform"):
+        wrapper = ElementTree.Element(child.tag[: -len("svg")] + "g",
+                                      transform=child.attrib.pop("transform"))
+        position = list(parent).index(child)
+        parent.remove(child)
+        wrapper.append(child)
+        parent.insert(position, wrapper)
+        changed = True
+    return changed
+
+
 def _declared(element: ElementTree.Element, name: str) -> str | None:
     """The element's own value of a property, from ``style="..."`` or the attribute."""
     for declaration in _COMMENT.sub("", element.get("style", "")).split(";"):
@@ -272,6 +303,8 @@ def read_source(path: str | os.PathLike, limits: SvgLimits | None = None) -> Sou
                 parent.remove(child)
                 source.skipped.add("shapes with huge or infinite coordinates")
                 changed = True
+                continue
+            changed = _svg2_transform(parent, child, source.skipped) or changed
     changed = _pin_current_colour(root) or changed
     ids: dict[str, ElementTree.Element] = {}
     parents = {}
