@@ -185,6 +185,16 @@ def test_text_of_any_kind_is_skipped_with_a_warning(tmp_path, text):
     assert scene.num_paths == 1 and scene.points[0, 0, 0].tolist() == [40.0, 30.0]
 
 
+def test_foreign_html_is_skipped_with_a_warning(tmp_path):
+    path = tmp_path / "html.svg"
+    path.write_text(HEAD + '<foreignObject width="40" height="20"><p xmlns="http://www.w3.org/'
+                    '1999/xhtml">Hi</p></foreignObject><rect x="40" y="30" width="10" '
+                    'height="10"/></svg>')
+    with pytest.warns(UserWarning, match="foreignObject"):
+        scene = load_svg(path)
+    assert scene.num_paths == 1
+
+
 def test_gzipped_svgz_is_read(tmp_path):
     path = tmp_path / "drawing.svgz"
     path.write_bytes(gzip.compress((HEAD + '<rect x="4" y="6" width="8" height="8"/></svg>')

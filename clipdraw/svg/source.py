@@ -299,6 +299,8 @@ def read_source(path: str | os.PathLike, limits: SvgLimits | None = None) -> Sou
                 source.skipped.add("text")
             elif tag == "image":
                 source.skipped.add("images")
+            elif tag == "foreignObject":
+                source.skipped.add("foreignObject (HTML)")
             elif _huge(child):
                 parent.remove(child)
                 source.skipped.add("shapes with huge or infinite coordinates")
