@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +40,16 @@ import torch
 from clipdraw.scene import FillRule, LineCap, Scene
 from clipdraw.svg.clip import clip_to_rectangle
 from clipdraw.svg.export import BACKGROUND_ID, METADATA_ID
+from clipdraw.svg.geometry import (
+    IDENTITY,
+    Matrix,
+    apply,
+    compose,
+    cubic_chains,
+    inverse,
+    stretches,
+    transform_of,
+)
 from clipdraw.svg.limits import SvgImportError, SvgLimits, exceeded
 from clipdraw.svg.source import local_name, read_source
 from clipdraw.svg.usvg import normalise
@@ -52,16 +61,8 @@ _VISIBLE = 0.5  # px; an approximation that moves an edge by less than this goes
 _CAPS = {"butt": LineCap.BUTT, "round": LineCap.ROUND, "square": LineCap.SQUARE}
 _RULES = {"nonzero": FillRule.NONZERO, "evenodd": FillRule.EVENODD}
 _MOST_SHAPES_COMPARED = 256  # group opacity: beyond this many shapes, assume some overlap
-_COMMANDS = re.compile(r"([MLCQZmlcqz])")
-_CODES = {"M": 0, "L": 1, "C": 2, "Q": 3, "Z": 4}
-_ARGUMENTS = np.array([2, 2, 6, 4, 0])  # numbers each command takes, by code
-_END = np.array([0, 0, 4, 2, 0])  # where in its numbers each command's end point is
-_FOREIGN = re.compile(r"[^MLCQZ0-9eE.+\-,\s]")
-_MATRIX = re.compile(r"matrix\(([^)]*)\)")
 _SKIPPED_MESSAGES = {"Recursive 'use'": "recursive <use> references (dropped)"}
 
-Matrix = tuple[float, float, float, float, float, float]  # SVG's (a, b, c, d, e, f)
-_IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 
 @dataclass
@@ -99,7 +100,7 @@ def read_svg_metadata(path: str | os.PathLike) -> dict[str, Any] | None:
     return None
 
 
-# ---- numbers, matrices, path data -----------------------------------------------------------
+# ---- numbers ----------------------------------------------------------------------------------
 
 
 def _number(text: str | None, default: float) -> float:
@@ -108,142 +109,6 @@ def _number(text: str | None, default: float) -> float:
     except ValueError:
         return default
     return value if math.isfinite(value) else default
-
-
-def _compose(outer: Matrix, inner: Matrix) -> Matrix:
-    """The matrix applying ``inner`` first, then ``outer``."""
-    a, b, c, d, e, f = outer
-    a2, b2, c2, d2, e2, f2 = inner
-    return (a * a2 + c * b2, b * a2 + d * b2, a * c2 + c * d2, b * c2 + d * d2,
-            a * e2 + c * f2 + e, b * e2 + d * f2 + f)
-
-
-def _transform(element: ElementTree.Element) -> Matrix:
-    """usvg writes every transform as one ``matrix(a b c d e f)``."""
-    found = _MATRIX.search(element.get("transform", ""))
-    if not found:
-        return _IDENTITY
-    values = [float(v) for v in found.group(1).replace(",", " ").split()]
-    return tuple(values) if len(values) == 6 else _IDENTITY  # type: ignore[return-value]
-
-
-def _inverse(matrix: Matrix) -> Matrix:
-    a, b, c, d, e, f = matrix
-    det = a * d - b * c
-    return (d / det, -b / det, -c / det, a / det, (c * f - d * e) / det, (b * e - a * f) / det)
-
-
-def _apply(matrix: Matrix, points: np.ndarray) -> np.ndarray:
-    a, b, c, d, e, f = matrix
-    x, y = points[:, 0], points[:, 1]
-    return np.stack([a * x + c * y + e, b * x + d * y + f], axis=1)
-
-
-def _subpaths(data: str) -> list[tuple[np.ndarray, bool]]:
-    """usvg's path data (absolute ``M L C Q Z``, one command letter per segment) as cubic chains
-    with their closedness; a closed chain ends back at its start point. Vectorised, so a path of
-    a million segments takes about a second; other path data takes :func:`_subpaths_slowly`."""
-    if _FOREIGN.search(data):
-        return _subpaths_slowly(data)
-    text = data
-    for letter, code in _CODES.items():
-        text = text.replace(letter, f" nan {code} ")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # numpy warns that fromstring is deprecated for binary
-        values = np.fromstring(text.replace(",", " "), sep=" ")
-    marks = np.flatnonzero(np.isnan(values))
-    if len(marks) == 0:
-        return []
-    codes = values[marks + 1].astype(np.int64)
-    firsts = marks + 2
-    counts = np.diff(np.append(marks, len(values))) - 2
-    closes = codes == _CODES["Z"]
-    moves = codes == _CODES["M"]
-    after_close = np.append(False, closes[:-1]) & ~moves
-    if marks[0] != 0 or codes[0] != _CODES["M"] or not np.array_equal(
-            counts, _ARGUMENTS[codes]) or after_close.any():
-        return _subpaths_slowly(data)
-    values = np.append(values, [0.0, 0.0])  # a closing Z at the end reads past the numbers
-    ends = np.stack([values[firsts + _END[codes]], values[firsts + _END[codes] + 1]], axis=1)
-    subpath = np.cumsum(moves) - 1
-    starts = ends[moves][subpath]
-    ends[closes] = starts[closes]
-    before = np.roll(ends, 1, axis=0)
-    third = (ends - before) / 3
-    c1, c2 = before + third, before + 2 * third
-    cubic = codes == _CODES["C"]
-    c1[cubic] = np.stack([values[firsts[cubic]], values[firsts[cubic] + 1]], axis=1)
-    c2[cubic] = np.stack([values[firsts[cubic] + 2], values[firsts[cubic] + 3]], axis=1)
-    quadratic = codes == _CODES["Q"]
-    control = np.stack([values[firsts[quadratic]], values[firsts[quadratic] + 1]], axis=1)
-    c1[quadratic] = before[quadratic] + 2 / 3 * (control - before[quadratic])
-    c2[quadratic] = ends[quadratic] + 2 / 3 * (control - ends[quadratic])
-    empty_close = closes & (np.abs(ends - before).max(axis=1) == 0)
-    segment = ~moves & ~empty_close
-    # each command contributes its end point (moves) or c1, c2, end (segments)
-    rows = np.stack([ends, c1, c2, ends], axis=1)  # (commands, 4, 2)
-    pick = np.zeros((len(codes), 4), dtype=bool)
-    pick[moves, 0] = True
-    pick[segment, 1:] = True
-    points = rows[pick]
-    per_command = pick.sum(1)
-    boundaries = np.cumsum(per_command)[moves] - 1  # index of each subpath's start point
-    chains = np.split(points, boundaries[1:])
-    closed = np.zeros(int(moves.sum()), dtype=bool)
-    closed[subpath[closes]] = True
-    return [(chain, bool(shut)) for chain, shut in zip(chains, closed) if len(chain) > 1]
-
-
-def _subpaths_slowly(data: str) -> list[tuple[np.ndarray, bool]]:
-    """:func:`_subpaths` for any absolute ``M L C Q Z`` data, one command at a time."""
-    result: list[tuple[np.ndarray, bool]] = []
-    chain: list[tuple[float, float]] = []
-    start = (0.0, 0.0)
-
-    def finish(closed: bool) -> None:
-        if len(chain) > 1:
-            result.append((np.asarray(chain, dtype=np.float64), closed))
-        chain.clear()
-
-    parts = _COMMANDS.split(data)
-    for command, arguments in zip(parts[1::2], parts[2::2]):
-        numbers = [float(v) for v in arguments.replace(",", " ").split()]
-        command = command.upper()
-        if command == "M" and len(numbers) >= 2:
-            finish(False)
-            start = (numbers[0], numbers[1])
-            chain.append(start)
-            numbers = numbers[2:]
-            command = "L"  # further pairs are lines
-        if command == "Z":
-            if chain and chain[-1] != start:
-                _line(chain, start)
-            finish(True)
-            chain.append(start)
-            continue
-        if not chain:
-            continue
-        if command == "L":
-            for at in range(0, len(numbers) - 1, 2):
-                _line(chain, (numbers[at], numbers[at + 1]))
-        elif command == "C":
-            for at in range(0, len(numbers) - 5, 6):
-                chain.extend(zip(numbers[at : at + 6 : 2], numbers[at + 1 : at + 6 : 2]))
-        elif command == "Q":
-            for at in range(0, len(numbers) - 3, 4):
-                (x0, y0), (qx, qy) = chain[-1], numbers[at : at + 2]
-                x1, y1 = numbers[at + 2 : at + 4]
-                chain.extend(((x0 + 2 / 3 * (qx - x0), y0 + 2 / 3 * (qy - y0)),
-                              (x1 + 2 / 3 * (qx - x1), y1 + 2 / 3 * (qy - y1)), (x1, y1)))
-    finish(False)
-    return result
-
-
-def _line(chain: list[tuple[float, float]], end: tuple[float, float]) -> None:
-    """Append a straight cubic with its controls at the thirds."""
-    x0, y0 = chain[-1]
-    dx, dy = end[0] - x0, end[1] - y0
-    chain.extend(((x0 + dx / 3, y0 + dy / 3), (x0 + 2 * dx / 3, y0 + 2 * dy / 3), end))
 
 
 # ---- paint and geometry checks --------------------------------------------------------------
@@ -265,15 +130,6 @@ def _colour(paint: str | None, opacity: str | None, kinds: dict[str, str],
     except ValueError:
         return None
     return (*rgb, min(1.0, max(0.0, _number(opacity, 1.0))))
-
-
-def _stretches(matrix: Matrix) -> tuple[float, float]:
-    """Singular values (largest first) of the matrix's linear part."""
-    a, b, c, d = matrix[:4]
-    sum_sq = a * a + b * b + c * c + d * d
-    det = abs(a * d - b * c)
-    root = math.sqrt(max(0.0, sum_sq * sum_sq - 4 * det * det))
-    return math.sqrt((sum_sq + root) / 2), math.sqrt(max(0.0, (sum_sq - root) / 2))
 
 
 def _join_error(chain: np.ndarray, closed: bool, half_width: float, join: str,
@@ -369,14 +225,14 @@ class _Walker:
                 continue
             tag = local_name(element.tag)
             if tag == "g":
-                own = _compose(matrix, _transform(element))
+                own = compose(matrix, transform_of(element))
                 effects = any(element.get(name) for name in ("opacity", "clip-path", "mask",
                                                              "filter", "mix-blend-mode"))
                 stack.append((element, own, plain, len(self.out.paths)))
                 stack.extend((child, own, plain and not effects, None)
                              for child in reversed(list(element)))
             elif tag == "path":
-                self._path(element, _compose(matrix, _transform(element)), plain)
+                self._path(element, compose(matrix, transform_of(element)), plain)
             elif tag == "image":
                 self.out.skipped.add("images")
         return self.out
@@ -425,10 +281,10 @@ class _Walker:
                 "objectBoundingBox" or len(clip) != 1 or local_name(clip[0].tag) != "path":
             return None
         child = clip[0]
-        where = _compose(_compose(matrix, _transform(clip)), _transform(child))
+        where = compose(compose(matrix, transform_of(clip)), transform_of(child))
         if abs(where[0] * where[3] - where[1] * where[2]) < 1e-12:
             return None
-        chains = _subpaths(child.get("d", ""))
+        chains = cubic_chains(child.get("d", ""))
         if len(chains) != 1 or not chains[0][1]:
             return None
         corners = chains[0][0][::3]
@@ -449,9 +305,9 @@ class _Walker:
                 self.out.skipped.add("clip paths (drawn unclipped)")
             return paths
         rectangle, to_canvas = found
-        to_clip = _inverse(to_canvas)
-        reach_scale = _stretches(to_clip)[0]
-        local = [_Path(_apply(to_clip, p.points), p.closed, p.shape,
+        to_clip = inverse(to_canvas)
+        reach_scale = stretches(to_clip)[0]
+        local = [_Path(apply(to_clip, p.points), p.closed, p.shape,
                        {**p.style, "width": p.style["width"] * reach_scale}) for p in paths]
         boxes = _shape_bounds(local)
         slack = 1e-6 * max(1.0, float(np.abs(rectangle).max()))
@@ -470,7 +326,7 @@ class _Walker:
                     [points, _straight_to(points[-1], points[0])])
                 clipped = clip_to_rectangle(chain, rectangle)
                 if clipped is not None:
-                    kept.append(_Path(_apply(to_canvas, clipped), True, path.shape, path.style))
+                    kept.append(_Path(apply(to_canvas, clipped), True, path.shape, path.style))
             else:
                 self.out.skipped.add("clip paths (drawn unclipped)")
                 kept.append(path)
@@ -482,17 +338,17 @@ class _Walker:
         skipped = self.out.skipped
         get = element.get
         where = matrix
-        big, small = _stretches(where)
+        big, small = stretches(where)
         fill = _colour(get("fill", "#000000"), get("fill-opacity"), self.kinds, skipped)
         stroke = _colour(get("stroke"), get("stroke-opacity"), self.kinds, skipped)
         local_width = max(0.0, _number(get("stroke-width"), 1.0))
         width = local_width * math.sqrt(big * small)
         if stroke is not None and not width > 0:
             stroke = None
-        chains = _subpaths(get("d", ""))
+        chains = cubic_chains(get("d", ""))
         if not chains or (fill is None and stroke is None):
             return
-        subpaths = [(_apply(where, chain), closed) for chain, closed in chains]
+        subpaths = [(apply(where, chain), closed) for chain, closed in chains]
         if not all(np.isfinite(c).all() and np.abs(c).max() <= _LARGEST for c, _ in subpaths) \
                 or not width <= _LARGEST:
             skipped.add("shapes with huge or infinite coordinates")
@@ -564,7 +420,7 @@ def _view(root: ElementTree.Element, width: float, height: float) -> Matrix:
     """The ``viewBox`` -> viewport matrix with ``preserveAspectRatio``."""
     box = [_number(v, math.nan) for v in root.get("viewBox", "").replace(",", " ").split()]
     if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0:
-        return _IDENTITY
+        return IDENTITY
     x, y, box_width, box_height = box
     sx, sy = width / box_width, height / box_height
     align, *rest = (root.get("preserveAspectRatio", "xMidYMid").split() or ["xMidYMid"])
@@ -669,7 +525,7 @@ def load_svg(
                                  "px from its width, height and viewBox)")
         width, height = (max(1, round(side)) for side in exact)
         stretch: Matrix = (width / exact[0], 0.0, 0.0, height / exact[1], 0.0, 0.0)
-        view = _compose(stretch, _view(root, *exact))
+        view = compose(stretch, _view(root, *exact))
         collected = _Walker(root, (width, height), view, limits).walk(root)
         scene = _to_scene(collected, width, height, limits, device or "cpu", dtype).validate()
     except SvgImportError:
