@@ -71,7 +71,8 @@ def normalise(data: bytes, limits: SvgLimits | None = None) -> UsvgResult:
 
     limits = limits or SvgLimits()
     engine, module = _engine_and_module()
-    with tempfile.TemporaryDirectory(prefix="clipdraw-usvg-") as folder:
+    with tempfile.TemporaryDirectory(prefix="clipdraw-usvg-",
+                                     ignore_cleanup_errors=True) as folder:
         files = {name: Path(folder) / name for name in ("in.svg", "out.svg", "err.txt")}
         files["in.svg"].write_bytes(data)
         wasi = wasmtime.WasiConfig()
@@ -80,22 +81,26 @@ def normalise(data: bytes, limits: SvgLimits | None = None) -> UsvgResult:
         wasi.stdout_file = str(files["out.svg"])
         wasi.stderr_file = str(files["err.txt"])
         store = wasmtime.Store(engine)
-        store.set_wasi(wasi)
-        store.set_limits(memory_size=limits.max_normaliser_mib * 2**20)
-        store.set_fuel(limits.max_normaliser_fuel)
-        linker = wasmtime.Linker(engine)
-        linker.define_wasi()
-        code = 0
         try:
-            linker.instantiate(store, module).exports(store)["_start"](store)
-        except wasmtime.ExitTrap as trap:
-            code = trap.code
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
-            if store.get_fuel() == 0:
-                raise exceeded(limits, "max_normaliser_fuel", "more work to normalise") from None
-            raise exceeded(limits, "max_normaliser_mib",
-                           "more memory to normalise (or the normaliser failed: "
-                           f"{str(trap).splitlines()[0]})") from None
+            store.set_wasi(wasi)
+            store.set_limits(memory_size=limits.max_normaliser_mib * 2**20)
+            store.set_fuel(limits.max_normaliser_fuel)
+            linker = wasmtime.Linker(engine)
+            linker.define_wasi()
+            code = 0
+            try:
+                linker.instantiate(store, module).exports(store)["_start"](store)
+            except wasmtime.ExitTrap as trap:
+                code = trap.code
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
+                if store.get_fuel() == 0:
+                    raise exceeded(limits, "max_normaliser_fuel",
+                                   "more work to normalise") from None
+                raise exceeded(limits, "max_normaliser_mib",
+                               "more memory to normalise (or the normaliser failed: "
+                               f"{str(trap).splitlines()[0]})") from None
+        finally:
+            store.close()  # closes the WASI files: Windows cannot delete open files
         messages = [_message(line) for line in
                     files["err.txt"].read_text("utf-8", "replace").splitlines() if line.strip()]
         output = files["out.svg"].read_bytes()
