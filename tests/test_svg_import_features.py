@@ -102,6 +102,10 @@ CASES = {
         '<path d="M0 0 L6 3 L0 6z" fill="#a02020"/><circle cx="3" cy="3" r="5" '
         'fill="#2020a0" fill-opacity="0.5"/></marker><path d="M6 40 L52 10" stroke="black" '
         'stroke-width="2" marker-end="url(#m)" marker-start="url(#m)"/>', False),
+    "zero-length-subpaths-draw-their-caps": (
+        '<path d="M16 20 Z" stroke="black" stroke-width="10" stroke-linecap="round"/>'
+        '<path d="M44 24 Z M30 40 Z" stroke="#2060c0" stroke-width="8" '
+        'stroke-linecap="round"/>', False),
     "arcs-and-elliptical-arcs": (
         '<path d="M8 40 A20 12 30 0 1 56 30 A8 8 0 1 0 40 12" fill="none" stroke="#802020" '
         'stroke-width="3"/>', True),

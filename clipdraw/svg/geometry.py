@@ -116,7 +116,13 @@ def cubic_chains(data: str) -> list[tuple[np.ndarray, bool]]:
     chains = np.split(points, boundaries[1:])
     closed = np.zeros(int(moves.sum()), dtype=bool)
     closed[subpath[closes]] = True
-    return [(chain, bool(shut)) for chain, shut in zip(chains, closed) if len(chain) > 1]
+    return [_dot(chain) if len(chain) == 1 else (chain, bool(shut))
+            for chain, shut in zip(chains, closed) if len(chain) > 1 or shut]
+
+
+def _dot(chain: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``M x y Z``: a zero-length segment, which SVG strokes with its round or square cap."""
+    return np.repeat(chain[:1], 4, axis=0), False
 
 
 def cubic_chains_slowly(data: str) -> list[tuple[np.ndarray, bool]]:
@@ -128,6 +134,8 @@ def cubic_chains_slowly(data: str) -> list[tuple[np.ndarray, bool]]:
     def finish(closed: bool) -> None:
         if len(chain) > 1:
             result.append((np.asarray(chain, dtype=np.float64), closed))
+        elif chain and closed:
+            result.append(_dot(np.asarray(chain, dtype=np.float64)))
         chain.clear()
 
     parts = _COMMANDS.split(data)
