@@ -267,3 +267,11 @@ def test_shapes_drawn_without_anti_aliasing_are_named(tmp_path):
                     'shape-rendering="crispEdges"/></svg>')
     with pytest.warns(UserWarning, match="crispEdges"):
         load_svg(path)
+
+
+def test_an_important_sheet_rule_against_an_inline_style_is_named(tmp_path):
+    path = tmp_path / "important.svg"
+    path.write_text(HEAD + '<style>rect { fill: red !important }</style><rect width="9" '
+                    'height="9" style="fill: blue"/></svg>')
+    with pytest.warns(UserWarning, match="!important"):
+        load_svg(path)

@@ -308,6 +308,10 @@ def read_source(path: str | os.PathLike, limits: SvgLimits | None = None) -> Sou
                 continue
             changed = _svg2_transform(parent, child, source.skipped) or changed
     changed = _pin_current_colour(root) or changed
+    sheets = [e.text or "" for e in root.iter() if local_name(e.tag) == "style"]
+    if any("!important" in sheet for sheet in sheets) and any(
+            e.get("style") for e in root.iter()):
+        source.skipped.add("CSS !important against inline styles (inline style drawn)")
     ids: dict[str, ElementTree.Element] = {}
     parents = {}
     for parent in root.iter():
