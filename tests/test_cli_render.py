@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,7 @@ from PIL import Image
 
 from clipdraw.cli import cli
 
+ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data" / "svg"
 SQUARE = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
           '<rect x="10" y="5" width="20" height="10" fill="#ff0000"/></svg>')
@@ -79,12 +84,22 @@ def test_skipped_features_are_reported_as_one_warning(tmp_path):
     (["--scale", "2", "--width", "10"], "not both"),
     (["--background", "nocolour"], "nocolour"),
     (["--scale", "10000"], "each side"),
+    (["--scale", "inf"], "finite"),
+    (["--scale", "nan"], "finite"),
+    (["--scale", "1e308"], "each side"),
+    (["--scale", "409.6"], "needs about 64.0 GiB"),  # 16384 x 8192 px
+    (["--width", "16384"], "--max-memory"),
+    (["--max-memory", "nan"], "--max-memory"),
+    (["--limit", "max_nothing=3"], "unknown SVG limit"),
+    (["--limit", "max_depth=0"], "positive whole number"),
 ])
 def test_bad_options_exit_with_status_2_and_no_traceback(square, tmp_path, args, message):
     result = run(str(square), "-o", str(tmp_path / "out.png"), *args)
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+    assert [line for line in result.output.splitlines() if line.startswith("Error:")] == [
+        next(line for line in result.output.splitlines() if message in line)]
     assert not (tmp_path / "out.png").exists()
 
 
@@ -104,3 +119,64 @@ def test_missing_input_and_missing_output_folder_are_usage_errors(square, tmp_pa
     result = run(str(square), "-o", str(tmp_path / "no" / "such" / "o.png"))
     assert result.exit_code == 2 and "does not exist" in result.output
     assert run(str(square)).exit_code == 2  # -o is required
+
+
+def test_jpg_output_is_written_as_jpeg_flattened_onto_white(square, tmp_path):
+    out = tmp_path / "out.jpg"
+    result = run(str(square), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as image:
+        assert image.format == "JPEG" and image.mode == "RGB"
+        rgb = np.asarray(image)
+    assert (rgb[1, 1] > 245).all()  # transparent corner onto white
+    assert rgb[10, 20, 0] > 230 and (rgb[10, 20, 1:] < 25).all()
+
+
+@pytest.mark.parametrize("name", ["out.gif", "out.svg", "out"])
+def test_an_output_format_it_cannot_write_is_refused_before_rendering(square, tmp_path, name):
+    result = run(str(square), "-o", str(tmp_path / name))
+    assert result.exit_code == 2 and ".png, .jpg or .jpeg" in result.output
+    assert not (tmp_path / name).exists()
+
+
+def test_a_canvas_too_large_to_allocate_is_refused_with_a_memory_estimate(tmp_path):
+    path = tmp_path / "huge.svg"
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="16384" height="16384">'
+                    '<rect width="100" height="100"/></svg>')
+    result = run(str(path), "-o", str(tmp_path / "out.png"))
+    assert result.exit_code == 2
+    assert "16384 x 16384 px needs about 128.0 GiB, over --max-memory 4" in result.output
+
+
+def test_svg_limits_can_be_raised_from_the_command_line(tmp_path):
+    path = tmp_path / "deep.svg"
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">' + "<g>" * 300
+                    + '<rect width="4" height="4"/>' + "</g>" * 300 + "</svg>")
+    result = run(str(path), "-o", str(tmp_path / "out.png"))
+    assert result.exit_code == 2 and "--limit max_depth=N" in result.output
+    result = run(str(path), "-o", str(tmp_path / "out.png"), "--limit", "max_depth=400")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_use_chain_of_a_billion_copies_is_refused_naming_the_limit(tmp_path):
+    body = ['<defs><rect id="u0" width="1" height="1"/>']
+    body += [f'<g id="u{i}"><use href="#u{i - 1}"/><use href="#u{i - 1}"/></g>'
+             for i in range(1, 31)]
+    path = tmp_path / "chain.svg"
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
+                    + "".join(body) + '</defs><use href="#u30"/></svg>')
+    result = run(str(path), "-o", str(tmp_path / "out.png"))
+    assert result.exit_code == 2 and "max_use_copies" in result.output
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_reading_dev_zero_ends_with_status_2_and_one_error_line(tmp_path):
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "clipdraw", "render", "/dev/zero", "-o",
+                           str(tmp_path / "out.png")], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "max_file_bytes" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert time.perf_counter() - start <= 30

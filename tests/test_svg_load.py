@@ -190,10 +190,17 @@ def test_subpaths_of_one_element_share_a_shape_index(tmp_path):
     assert scene.fill_rule[0].tolist() == [FillRule.EVENODD, FillRule.EVENODD, FillRule.NONZERO]
 
 
-def test_stroke_width_scales_by_the_root_of_the_transform_determinant(tmp_path):
+def test_stroke_width_under_non_uniform_scale_is_the_root_of_the_determinant_and_named(tmp_path):
     body = '<g transform="scale(2 8)"><path d="M0 0 L5 5" stroke="black" stroke-width="1.5"/></g>'
-    scene = load_quietly(write_svg(tmp_path, body))
+    with pytest.warns(UserWarning, match="stroke widths under skew or non-uniform scale"):
+        scene = load_svg(write_svg(tmp_path, body))
     assert scene.stroke_width[0, 0].item() == pytest.approx(1.5 * 4)
+
+
+def test_stroke_under_a_barely_non_uniform_scale_loads_silently(tmp_path):
+    body = '<g transform="scale(1 1.1)"><path d="M0 0 L5 5" stroke="black" stroke-width="2"/></g>'
+    scene = load_quietly(write_svg(tmp_path, body))
+    assert scene.stroke_width[0, 0].item() == pytest.approx(2 * math.sqrt(1.1))
 
 
 def test_nested_group_transforms_compose(tmp_path):
@@ -235,7 +242,7 @@ def test_zero_sized_shapes_are_not_drawn(tmp_path):
     ('<mask id="k"><rect width="9" height="9" fill="white"/></mask>', None),
     ('<marker id="k"><path d="M0 0 L5 5"/></marker>', None),
     ('<pattern id="k" width="4" height="4"><rect width="2" height="2"/></pattern>', None),
-    ('<symbol id="k"><rect width="9" height="9"/></symbol><use href="#k"/>', "symbols"),
+    ('<symbol id="k"><rect width="9" height="9"/></symbol>', None),
 ])
 def test_content_of_masks_markers_patterns_and_symbols_is_not_drawn_in_place(
         tmp_path, container, feature):
@@ -250,15 +257,23 @@ def test_content_of_masks_markers_patterns_and_symbols_is_not_drawn_in_place(
         assert len(caught) == 1 and feature in str(caught[0].message)
 
 
-def test_masks_markers_and_patterns_in_use_are_reported(tmp_path):
+def test_a_used_symbol_is_drawn_where_it_is_used(tmp_path):
+    body = '<symbol id="k"><rect width="9" height="9"/></symbol><use href="#k" x="20"/>'
+    scene = load_quietly(write_svg(tmp_path, body))
+    assert scene.num_paths == 1 and scene.points[0, 0, 0].tolist() == [20.0, 0.0]
+
+
+def test_markers_are_drawn_and_masks_and_patterns_in_use_are_reported(tmp_path):
     body = ('<defs><mask id="m"><rect width="9" height="9" fill="white"/></mask>'
-            '<marker id="a"><path d="M0 0 L5 5"/></marker>'
+            '<marker id="a" markerWidth="9" markerHeight="9" refX="2" refY="2" '
+            'markerUnits="userSpaceOnUse"><rect width="4" height="4"/></marker>'
             '<pattern id="p" width="4" height="4"><rect width="2" height="2"/></pattern></defs>'
             '<rect width="9" height="9" mask="url(#m)" fill="url(#p)"/>'
-            '<path d="M0 0 L9 9" stroke="black" marker-end="url(#a)"/>')
-    with pytest.warns(UserWarning, match="markers, masks, patterns"):
+            '<path d="M50 50 L90 90" stroke="black" marker-end="url(#a)"/>')
+    with pytest.warns(UserWarning, match="masks .*, patterns"):
         scene = load_svg(write_svg(tmp_path, body))
-    assert scene.num_paths == 2
+    assert scene.num_paths == 2  # the line and its marker; the rect has no paint left
+    torch.testing.assert_close(scene.points[0, 1, 0], torch.tensor([88.0, 88.0]))
 
 
 def test_hidden_elements_are_left_out(tmp_path):
@@ -296,7 +311,8 @@ def test_svg_defaults_are_black_fill_no_stroke_butt_caps(tmp_path):
 def test_opacities_multiply_through_groups_into_both_alphas(tmp_path):
     body = ('<g opacity="0.5"><g style="opacity:0.5"><path d="M0 0 L10 10" fill="red" '
             'fill-opacity="0.8" stroke="blue" stroke-opacity="0.4" opacity="0.5"/></g></g>')
-    scene = load_quietly(write_svg(tmp_path, body))
+    with pytest.warns(UserWarning, match="group opacity over overlapping shapes"):
+        scene = load_svg(write_svg(tmp_path, body))  # fill and stroke overlap
     assert scene.fill_color[0, 0, 3].item() == pytest.approx(0.8 * 0.125)
     assert scene.stroke_color[0, 0, 3].item() == pytest.approx(0.4 * 0.125)
 
@@ -336,12 +352,22 @@ def test_unrepresentable_features_are_skipped_with_one_warning_listing_them():
         scene = load_svg(DATA / "skipped.svg")
     assert len(caught) == 1
     message = str(caught[0].message)
-    for feature in ("text", "images", "gradients", "dashes", "filters", "clip paths"):
+    for feature in ("text", "images", "gradients", "dashes", "filters"):
         assert feature in message
+    assert "clip paths" not in message  # a rectangle clipping a fill is exact
     # the green rect, the gradient rect's stroke, the dashed line (solid), the blurred and
     # the clipped circle still load
     assert scene.num_paths == 5
     assert not bool(scene.filled[0, 1]) and bool(scene.stroked[0, 1])
+    clipped = scene.points[0, 4, : 3 * int(scene.num_segments[0, 4])]
+    assert clipped[:, 1].max() == pytest.approx(40.0)  # the circle reached y = 55
+
+
+def test_a_clip_path_that_is_not_a_rectangle_is_named(tmp_path):
+    body = ('<clipPath id="c"><circle cx="20" cy="20" r="10"/></clipPath>'
+            '<rect width="40" height="40" clip-path="url(#c)"/>')
+    with pytest.warns(UserWarning, match="clip paths"):
+        load_svg(write_svg(tmp_path, body))
 
 
 def test_shapes_with_coordinates_beyond_float32_are_skipped_with_a_warning(tmp_path):

@@ -1,23 +1,31 @@
 """SVG -> Scene: any SVG (a logo, a sketch, an earlier result) as the start of a drawing.
 
-Parsing, CSS, ``<use>``, units and transforms are left to svgelements (maintained, pure Python,
-resolves styles, inheritance, ``currentColor``, ``viewBox`` and every transform into absolute
-geometry); this module turns its shapes into the Scene's cubic chains and paints.
+Reading is done in three steps, each with its own job:
+
+1. :mod:`clipdraw.svg.source` reads the file within :class:`SvgLimits` (size, ``.svgz``, element
+   count, depth, ``<use>`` copies) and notes text and images, which the Scene cannot hold.
+2. :mod:`clipdraw.svg.usvg` normalises it with usvg, resvg's own simplifier: CSS, inheritance,
+   ``currentColor``, ``<switch>``, ``<use>``, units, nested viewports, markers, shapes and path
+   data the way SVG renderers read them, into ``<g>`` and ``<path>`` elements.
+3. This module walks usvg's output into the Scene's cubic chains and paints, keeping strokes as
+   strokes.
 
 Mapping to the canvas: the canvas is the document size in px (``width``/``height`` at 96 px per
-inch, so ``210mm`` is 793.7 px), rounded to whole pixels; the ``viewBox`` and every transform map
-user units onto it, and a final scale stretches the document by the rounding (< 0.5 px) so that
-the ``viewBox`` fills the canvas exactly. Without ``width``/``height`` the ``viewBox`` size is used.
+inch, so ``210mm`` is 793.7 px), rounded to whole pixels; the ``viewBox`` (with its
+``preserveAspectRatio``) and every transform map user units onto it, and a final scale stretches
+the document by the rounding (< 0.5 px) so that the ``viewBox`` fills the canvas exactly.
 
-Approximations: lines and quadratics become cubics exactly, arcs within 0.1 px; ``opacity`` (also on
-groups) is multiplied into the fill and stroke alphas rather than compositing a group; joins are
-round. What the Scene cannot hold (text, images, gradients and patterns, dashes, markers, filters,
-clip paths, masks, symbols) is skipped with one warning that lists it; the rest loads.
+Approximations, each named in the one warning a load gives: joins are drawn round (miter and
+bevel joins are named where they differ from round by over :data:`_VISIBLE` px); a stroke under a
+skew or non-uniform scale keeps one width (``sqrt |det|`` of the transform); ``opacity`` on a group
+is multiplied into its shapes' alphas, exact unless shapes in the group overlap (or one shape has
+both fill and stroke); a clip path is exact when it is an axis-aligned rectangle (nested viewports)
+and otherwise ignored. Skipped: text, images, gradients and patterns, dashes (drawn solid), masks,
+filters, blend modes.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -26,32 +34,43 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
-import svgelements as se
+import numpy as np
 import torch
 
 from clipdraw.scene import FillRule, LineCap, Scene
+from clipdraw.svg.clip import clip_to_rectangle
 from clipdraw.svg.export import BACKGROUND_ID, METADATA_ID
+from clipdraw.svg.geometry import (
+    IDENTITY,
+    Matrix,
+    apply,
+    compose,
+    cubic_chains,
+    inverse,
+    stretches,
+    transform_of,
+)
+from clipdraw.svg.limits import SvgImportError, SvgLimits, exceeded
+from clipdraw.svg.source import local_name, read_source
+from clipdraw.svg.usvg import normalise
 
-__all__ = ["SvgImportError", "load_svg", "read_svg_metadata"]
+__all__ = ["SvgImportError", "SvgLimits", "load_svg", "read_svg_metadata"]
 
-_ARC_TOLERANCE = 0.1  # px, the most an arc's cubics may stray from the arc
 _LARGEST = 1e7  # px; beyond this float32 coordinates are meaningless (or infinite)
+_VISIBLE = 0.5  # px; an approximation that moves an edge by less than this goes unnamed
 _CAPS = {"butt": LineCap.BUTT, "round": LineCap.ROUND, "square": LineCap.SQUARE}
 _RULES = {"nonzero": FillRule.NONZERO, "evenodd": FillRule.EVENODD}
-_GRADIENT_TAGS = ("linearGradient", "radialGradient")
+_MOST_SHAPES_COMPARED = 256  # group opacity: beyond this many shapes, assume some overlap
+_SKIPPED_MESSAGES = {"Recursive 'use'": "recursive <use> references (dropped)"}
 
-Point = tuple[float, float]
-
-
-class SvgImportError(ValueError):
-    """The file is not an SVG document that can be read (empty, not XML, not SVG)."""
 
 
 @dataclass
 class _Path:
-    """One sub-path: a cubic chain ``[p0, c1, c2, p1, ...]`` and its paint."""
+    """One sub-path on the canvas: a cubic chain ``[p0, c1, c2, p1, ...]`` and its paint; a
+    closed chain drops its repeated start point."""
 
-    points: list[Point]
+    points: np.ndarray  # (3k + 1, 2), or (3k, 2) when closed
     closed: bool
     shape: int
     style: dict[str, Any]
@@ -65,40 +84,14 @@ class _Collected:
     skipped: set[str] = field(default_factory=set)
     background: tuple[float, float, float, float] | None = None
     shapes: int = 0
-
-
-def _read_document(path: str | os.PathLike) -> tuple[bytes, ElementTree.Element]:
-    """The file's bytes and parsed root, or :class:`SvgImportError` saying why it is unusable."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise SvgImportError(f"cannot read SVG file {os.fspath(path)!r}: {error}") from error
-    if not data.strip():
-        raise SvgImportError(f"SVG file {os.fspath(path)!r} is empty")
-    try:
-        root = ElementTree.fromstring(data)
-    except (ElementTree.ParseError, LookupError) as error:  # LookupError: unknown encoding
-        raise SvgImportError(f"{os.fspath(path)!r} is not valid XML: {error}") from error
-    if _local(root.tag) != "svg":
-        raise SvgImportError(
-            f"{os.fspath(path)!r} is not an SVG document (its root element is "
-            f"<{_local(root.tag)}>, not <svg>)"
-        )
-    return data, root
-
-
-def _local(tag: Any) -> str:
-    """An element tag without its namespace (comments and processing instructions give '')."""
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+    segments: int = 0
 
 
 def read_svg_metadata(path: str | os.PathLike) -> dict[str, Any] | None:
     """The JSON metadata :func:`clipdraw.svg.save_svg` stored in the file (prompt, seed, settings,
     ...), or ``None`` when the file has none or it is not a JSON object."""
-    _, root = _read_document(path)
-    for element in root.iter():
-        if _local(element.tag) == "metadata" and element.get("id") == METADATA_ID:
+    for element in read_source(path).root.iter():
+        if local_name(element.tag) == "metadata" and element.get("id") == METADATA_ID:
             try:
                 value = json.loads(element.text or "")
             except json.JSONDecodeError:
@@ -107,284 +100,351 @@ def read_svg_metadata(path: str | os.PathLike) -> dict[str, Any] | None:
     return None
 
 
-_HIDDEN_CONTAINERS = ("mask", "marker", "pattern", "symbol", "clipPath")
+# ---- numbers ----------------------------------------------------------------------------------
 
 
-def _prepared(data: bytes, root: ElementTree.Element, skipped: set[str]) -> bytes:
-    """The document rewritten around svgelements 1.9's structural gaps, drawing the same:
-
-    - containers whose content is never drawn in place (mask, marker, pattern, symbol, clipPath)
-      are removed: svgelements flattens them and would draw their content; ``<use>`` of a
-      symbol counts as skipped;
-    - a nested ``<svg>`` at ``x``/``y`` moves into ``<g transform="translate(x y)">``
-      (svgelements misplaces it);
-    - a root with a size but no ``viewBox`` gets ``viewBox="0 0 W H"`` (svgelements reads
-      ``height="100%"`` against the width without one).
-
-    The bytes are returned unchanged when nothing needs rewriting.
-    """
-    changed = False
-    symbols = set()
-    for parent in list(root.iter()):
-        for child in list(parent):
-            tag = _local(child.tag)
-            if tag in _HIDDEN_CONTAINERS:
-                if tag == "symbol" and child.get("id"):
-                    symbols.add(child.get("id"))
-                parent.remove(child)
-                changed = True
-            elif tag == "svg" and (child.get("x") or child.get("y")):
-                offset = f"translate({child.get('x') or 0} {child.get('y') or 0})"
-                wrapper = ElementTree.Element(child.tag[: -len("svg")] + "g", transform=offset)
-                child.attrib.pop("x", None)
-                child.attrib.pop("y", None)
-                position = list(parent).index(child)
-                parent.remove(child)
-                wrapper.append(child)
-                parent.insert(position, wrapper)
-                changed = True
-    for element in root.iter():
-        if _local(element.tag) == "use":
-            target = next((v for k, v in element.attrib.items() if _local(k) == "href"), "")
-            if target.lstrip("#") in symbols:
-                skipped.add("symbols")
-    if root.get("viewBox") is None:
-        sizes = [se.Length(root.get(name, "")).value(ppi=96.0) for name in ("width", "height")]
-        if all(isinstance(size, float) and size > 0 for size in sizes):
-            root.set("viewBox", f"0 0 {sizes[0]!r} {sizes[1]!r}")
-            changed = True
-    return ElementTree.tostring(root) if changed else data
-
-
-def _paint_servers(root: ElementTree.Element) -> dict[str, str]:
-    """Ids of gradients and patterns mapped to the name of what they are, for the warning."""
-    kinds = {}
-    for element in root.iter():
-        tag = _local(element.tag)
-        if element.get("id") and tag in (*_GRADIENT_TAGS, "pattern"):
-            kinds[element.get("id")] = "gradients" if tag in _GRADIENT_TAGS else "patterns"
-    return kinds
-
-
-def _arc_pieces(arc: se.Arc) -> int:
-    """Cubics needed for ``arc`` to stay within :data:`_ARC_TOLERANCE`: a cubic of angle ``t``
-    strays up to about ``2.7e-4 * r * (t / 90deg) ** 6`` from a circle of radius ``r``."""
-    sweep = abs(arc.sweep)
-    radius = max(abs(arc.rx), abs(arc.ry), 1e-9)
-    largest = (math.pi / 2) * min(1.0, (_ARC_TOLERANCE / 2 / (2.7e-4 * radius)) ** (1 / 6))
-    return max(1, math.ceil(sweep / (math.tau / 12)), math.ceil(sweep / largest))
-
-
-def _cubics(segment: se.PathSegment) -> list[tuple[Point, Point, Point]]:
-    """The segment as cubics ``(c1, c2, end)``; lines and quadratics exactly."""
-    start = (segment.start.x, segment.start.y)
-    end = (segment.end.x, segment.end.y)
-    if isinstance(segment, se.CubicBezier):
-        return [((segment.control1.x, segment.control1.y),
-                 (segment.control2.x, segment.control2.y), end)]
-    if isinstance(segment, se.QuadraticBezier):
-        q = (segment.control.x, segment.control.y)
-        return [((start[0] + 2 / 3 * (q[0] - start[0]), start[1] + 2 / 3 * (q[1] - start[1])),
-                 (end[0] + 2 / 3 * (q[0] - end[0]), end[1] + 2 / 3 * (q[1] - end[1])), end)]
-    if isinstance(segment, se.Arc):
-        if segment.sweep == 0 or segment.rx == 0 or segment.ry == 0:
-            return _cubics(se.Line(segment.start, segment.end))
-        return [((c.control1.x, c.control1.y), (c.control2.x, c.control2.y), (c.end.x, c.end.y))
-                for c in segment.as_cubic_curves(_arc_pieces(segment))]
-    return [(_lerp(start, end, 1 / 3), _lerp(start, end, 2 / 3), end)]  # Line, Close
-
-
-def _lerp(a: Point, b: Point, t: float) -> Point:
-    return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
-
-
-def _subpaths(path: se.Path) -> list[tuple[list[Point], bool]]:
-    """The sub-paths of a reified path as cubic chains ``[p0, c1, c2, p1, ...]`` with their
-    closedness; a closed chain ends at its start point, which is dropped later."""
-    result: list[tuple[list[Point], bool]] = []
-    chain: list[Point] = []
-
-    def finish(closed: bool) -> None:
-        if len(chain) > 1:
-            result.append((list(chain), closed))
-        chain.clear()
-
-    for segment in path:
-        if isinstance(segment, se.Move):
-            finish(False)
-            chain.append((segment.end.x, segment.end.y))
-            continue
-        if segment.start is None or segment.end is None:
-            continue
-        if not chain:
-            chain.append((segment.start.x, segment.start.y))
-        if isinstance(segment, se.Close):
-            start = chain[0]
-            if math.dist(chain[-1], start) > 1e-9:
-                for c1, c2, end in _cubics(se.Line(segment.start, se.Point(start))):
-                    chain.extend((c1, c2, end))
-            if len(chain) > 1:
-                chain[-1] = start
-            finish(True)
-            chain.append(start)  # drawing may continue from the start point without a move
-            continue
-        for c1, c2, end in _cubics(segment):
-            chain.extend((c1, c2, end))
-    finish(False)
-    return result
-
-
-def _colour(color: Any, raw: Any, opacity: Any, servers: dict[str, str],
-            skipped: set[str]) -> Any:
-    """The straight RGBA of a paint, or ``None`` for no paint; gradients and patterns are not
-    representable, so they count as skipped and paint nothing. ``opacity`` is the raw
-    ``fill-opacity``/``stroke-opacity``, read here at full precision (svgelements keeps 8 bits)."""
-    if isinstance(raw, str) and raw.strip().startswith("url("):
-        target = raw.strip()[4:].split(")")[0].strip().strip("'\"").lstrip("#")
-        skipped.add(servers.get(target, "gradients"))
-        return None
-    if color is None or getattr(color, "value", None) is None:
-        return None
-    alpha = color.alpha / 255
-    if opacity is not None:  # svgelements replaced the colour's own alpha (rgba()) by it
-        own = se.Color(raw) if isinstance(raw, str) else None
-        alpha = (1.0 if own is None or own.value is None else own.alpha / 255) * _fraction(opacity)
-    return (color.red / 255, color.green / 255, color.blue / 255, alpha)
-
-
-def _fraction(raw: Any) -> float:
-    """An opacity value (``0.5`` or ``50%``) clamped to [0, 1]; unreadable values count as 1."""
-    text = str(raw).strip()
+def _number(text: str | None, default: float) -> float:
     try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        value = float(text) if text is not None else default
     except ValueError:
-        return 1.0
-    return min(1.0, max(0.0, value)) if math.isfinite(value) else 1.0
+        return default
+    return value if math.isfinite(value) else default
 
 
-def _style(element: se.Shape, width: float, opacity: float, servers: dict[str, str],
-           skipped: set[str]) -> dict[str, Any]:
-    """Paint of one shape in Scene terms, ``width`` its stroke width on the canvas; notes
-    unrepresentable properties in ``skipped``."""
-    values = element.values
-    fill = _colour(element.fill, values.get("fill"), values.get("fill-opacity"), servers, skipped)
-    stroke = _colour(element.stroke, values.get("stroke"), values.get("stroke-opacity"), servers,
-                     skipped)
-    if stroke is not None and width <= 0:
-        stroke = None
-    if stroke is not None:
-        dashes = str(values.get("stroke-dasharray", "none")).strip()
-        if dashes not in ("", "none", "0"):
-            skipped.add("dashes")
-    if any(str(values.get(f"marker-{m}", "none")).strip() not in ("", "none")
-           for m in ("start", "mid", "end")):
-        skipped.add("markers")
-    return {
-        "fill": None if fill is None else (*fill[:3], fill[3] * opacity),
-        "stroke": None if stroke is None else (*stroke[:3], stroke[3] * opacity),
-        "width": width,
-        "cap": _CAPS.get(str(values.get("stroke-linecap", "butt")).strip(), LineCap.BUTT),
-        "rule": _RULES.get(str(values.get("fill-rule", "nonzero")).strip(), FillRule.NONZERO),
-    }
+# ---- paint and geometry checks --------------------------------------------------------------
 
 
-def _own_opacity(element: se.SVGElement) -> float:
-    """The element's own ``opacity`` (attribute or style), clamped to [0, 1]."""
-    return _fraction(element.values.get("attributes", {}).get("opacity", "1"))
+def _colour(paint: str | None, opacity: str | None, kinds: dict[str, str],
+            skipped: set[str]) -> tuple[float, float, float, float] | None:
+    """usvg's ``#rrggbb`` / ``none`` / ``url(#id)`` paint as straight RGBA; paint servers
+    (gradients, patterns) are skipped and paint nothing."""
+    paint = (paint or "none").strip()
+    if paint.startswith("url("):
+        target = paint[4:].split(")")[0].strip().strip("'\"").lstrip("#")
+        skipped.add(kinds.get(target, "gradients"))
+        return None
+    if not (paint.startswith("#") and len(paint) == 7):
+        return None
+    try:
+        rgb = [int(paint[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    except ValueError:
+        return None
+    return (*rgb, min(1.0, max(0.0, _number(opacity, 1.0))))
 
 
-def _effects(element: se.SVGElement, skipped: set[str]) -> None:
-    """Note the non-inherited effects on ``element`` that the Scene cannot hold."""
-    own = element.values.get("attributes", {})
-    for name, label in (("clip-path", "clip paths"), ("mask", "masks"), ("filter", "filters")):
-        if str(own.get(name, "none")).strip() not in ("", "none"):
-            skipped.add(label)
+def _join_error(chain: np.ndarray, closed: bool, half_width: float, join: str,
+                miter_limit: float) -> float:
+    """The most (px) a round join of the chain differs from its ``join`` (miter or bevel)."""
+    p = chain if not closed else np.concatenate([chain, chain[:1]])
+    count = (len(p) - 1) // 3
+    if count < 1:
+        return 0.0
+    q = p[: 3 * count + 1]
+    starts, c1, c2, ends = q[0:-1:3], q[1::3], q[2::3], q[3::3]
+
+    def first_nonzero(*vectors: np.ndarray) -> np.ndarray:
+        out = vectors[-1].copy()
+        for vector in reversed(vectors[:-1]):
+            usable = np.hypot(vector[:, 0], vector[:, 1]) > 1e-9
+            out[usable] = vector[usable]
+        return out
+
+    leaving = first_nonzero(c1 - starts, c2 - starts, ends - starts)
+    arriving = first_nonzero(ends - c2, ends - c1, ends - starts)
+    incoming, outgoing = arriving[:-1], leaving[1:]
+    if closed:
+        incoming, outgoing = arriving, np.roll(leaving, -1, axis=0)
+    if len(incoming) == 0:
+        return 0.0
+    norms = np.hypot(*incoming.T) * np.hypot(*outgoing.T)
+    usable = norms > 1e-12
+    cos_turn = np.clip((incoming * outgoing).sum(1)[usable] / norms[usable], -1.0, 1.0)
+    cos_half = np.sqrt((1 + cos_turn) / 2)  # cos of half the turning angle
+    bevel = half_width * (1 - cos_half)
+    if join == "bevel":
+        return float(bevel.max(initial=0.0))
+    with np.errstate(divide="ignore"):
+        ratio = 1 / cos_half  # miter length over the stroke width
+    miter = np.where(ratio <= miter_limit, half_width * (ratio - 1), bevel)
+    return float(miter.max(initial=0.0))
 
 
-def _is_background(element: se.Shape, style: dict[str, Any], subpaths: list, width: float,
-                   height: float) -> bool:
-    """Whether ``element`` is a plain rectangle filling the whole canvas (ours or an editor's
-    page background), which becomes the Scene's background instead of a path."""
-    if not isinstance(element, se.Rect) or style["stroke"] is not None or style["fill"] is None:
-        return False
-    if element.id == BACKGROUND_ID:
-        return True
-    if len(subpaths) != 1 or not subpaths[0][1]:
-        return False
-    corners = {(round(x, 3), round(y, 3)) for x, y in subpaths[0][0][::3]}
-    return corners == {(0, 0), (round(width, 3), 0), (0, round(height, 3)),
-                       (round(width, 3), round(height, 3))}
+def _straight_to(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The controls of a straight segment from ``start`` to ``end`` (without its end)."""
+    return np.stack([start + (end - start) / 3, start + 2 * (end - start) / 3])
 
 
-def _degenerate(element: se.Shape) -> bool:
-    """Shapes SVG does not draw: a rect, circle or ellipse with a zero or negative size."""
-    if isinstance(element, se.Rect):
-        sizes = (element.width, element.height)
-    elif isinstance(element, (se.Circle, se.Ellipse)):
-        sizes = (element.rx, element.ry)
-    else:
-        return False
-    return any(not isinstance(size, (int, float)) or not size > 0 for size in sizes)
+def _bounds(path: _Path) -> np.ndarray:
+    """``[xmin, ymin, xmax, ymax]`` of a sub-path's control points and stroke reach."""
+    reach = path.style["width"] * math.sqrt(2) / 2 if path.style["stroke"] else 0.0
+    return np.concatenate([path.points.min(0) - reach, path.points.max(0) + reach])
 
 
-def _walk(node: se.Group, opacity: float, out: _Collected, servers: dict[str, str],
-          canvas: tuple[float, float], stretch: tuple[float, float]) -> None:
-    """Collect the shapes under ``node`` in document order, multiplying group opacities."""
-    for element in node:
-        if not isinstance(element, se.SVGElement) or not hasattr(element, "values"):
-            continue
-        values = element.values
-        if isinstance(element, (se.Group, se.Use)):
-            _effects(element, out.skipped)
-            _walk(element, opacity * _own_opacity(element), out, servers, canvas, stretch)
-        elif isinstance(element, se.Text):
-            out.skipped.add("text")
-        elif isinstance(element, se.Image):
-            out.skipped.add("images")
-        elif isinstance(element, se.Shape):
-            hidden = str(values.get("visibility", "visible")).strip() in ("hidden", "collapse")
-            if hidden or _degenerate(element):
+def _shape_bounds(paths: list[_Path]) -> dict[int, np.ndarray]:
+    boxes: dict[int, np.ndarray] = {}
+    for path in paths:
+        box = _bounds(path)
+        old = boxes.get(path.shape)
+        boxes[path.shape] = box if old is None else np.concatenate(
+            [np.minimum(old[:2], box[:2]), np.maximum(old[2:], box[2:])])
+    return boxes
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+# ---- the walk -------------------------------------------------------------------------------
+
+
+class _Walker:
+    """Turns usvg's tree into :class:`_Path` entries on the canvas."""
+
+    def __init__(self, root: ElementTree.Element, canvas: tuple[int, int], view: Matrix,
+                 limits: SvgLimits) -> None:
+        self.canvas = canvas
+        self.view = view
+        self.limits = limits
+        self.out = _Collected()
+        self.defs: dict[str, ElementTree.Element] = {}
+        for element in root.iter():
+            if element.get("id") and element.get("id") not in self.defs:
+                self.defs[element.get("id")] = element
+        self.kinds = {key: "patterns" if local_name(e.tag) == "pattern" else "gradients"
+                      for key, e in self.defs.items()}
+
+    def walk(self, root: ElementTree.Element) -> _Collected:
+        """Collect the shapes in document order; groups are finished (opacity, clip) on exit.
+        Iterative: usvg nests a group per ``<use>``, so depth is not bounded by the file's."""
+        stack: list[tuple[ElementTree.Element, Matrix, bool, int | None]] = [
+            (child, self.view, True, None) for child in reversed(list(root))]
+        while stack:
+            element, matrix, plain, start = stack.pop()
+            if start is not None:
+                self._finish_group(element, matrix, start)
                 continue
-            _effects(element, out.skipped)
-            path = se.Path(element)
-            path.reify()  # applies every transform, scaling the stroke width by sqrt(|det|)
-            width = float(path.stroke_width or 0.0) * math.sqrt(stretch[0] * stretch[1])
-            style = _style(element, width, opacity * _own_opacity(element), servers, out.skipped)
-            subpaths = [([(x * stretch[0], y * stretch[1]) for x, y in chain], closed)
-                        for chain, closed in _subpaths(path)]
-            numbers = [v for chain, _ in subpaths for p in chain for v in p] + [width]
-            if not all(abs(v) <= _LARGEST for v in numbers):  # also catches NaN
-                out.skipped.add("shapes with huge or infinite coordinates")
+            tag = local_name(element.tag)
+            if tag == "g":
+                own = compose(matrix, transform_of(element))
+                effects = any(element.get(name) for name in ("opacity", "clip-path", "mask",
+                                                             "filter", "mix-blend-mode"))
+                stack.append((element, own, plain, len(self.out.paths)))
+                stack.extend((child, own, plain and not effects, None)
+                             for child in reversed(list(element)))
+            elif tag == "path":
+                self._path(element, compose(matrix, transform_of(element)), plain)
+            elif tag == "image":
+                self.out.skipped.add("images")
+        return self.out
+
+    def _finish_group(self, group: ElementTree.Element, matrix: Matrix, start: int) -> None:
+        paths = self.out.paths
+        opacity = min(1.0, max(0.0, _number(group.get("opacity"), 1.0)))
+        if opacity < 1:
+            self._group_opacity(paths[start:], opacity)
+        clip = group.get("clip-path")
+        if clip:
+            kept = self._clip(paths[start:], clip, matrix)
+            paths[start:] = kept
+        if group.get("mask"):
+            self.out.skipped.add("masks (drawn unmasked)")
+        if group.get("filter"):
+            self.out.skipped.add("filters (drawn unfiltered)")
+        if group.get("mix-blend-mode", "normal") != "normal":
+            self.out.skipped.add("blend modes (drawn normal)")
+
+    def _group_opacity(self, paths: list[_Path], opacity: float) -> None:
+        """Multiply ``opacity`` into the group's alphas; name it unless that is exact."""
+        styles = {id(p.style): p.style for p in paths}.values()
+        for style in styles:
+            for paint in ("fill", "stroke"):
+                if style[paint] is not None:
+                    style[paint] = (*style[paint][:3], style[paint][3] * opacity)
+        if not paths or opacity == 0:
+            return
+        both = any(s["fill"] is not None and s["stroke"] is not None for s in styles)
+        boxes = list(_shape_bounds(paths).values())
+        overlapping = both or len(boxes) > _MOST_SHAPES_COMPARED or any(
+            _overlap(boxes[i], boxes[j]) for i in range(len(boxes))
+            for j in range(i + 1, len(boxes)))
+        if overlapping:
+            self.out.skipped.add("group opacity over overlapping shapes (approximated per "
+                                 "shape)")
+
+    def _clip_rectangle(self, reference: str, matrix: Matrix) -> tuple[np.ndarray, Matrix] | None:
+        """The clip path as a rectangle ``[xmin, ymin, xmax, ymax]`` in its own coordinates and
+        the matrix from them to the canvas, when it is one rectangle there (as usvg writes
+        nested viewports and markers, also rotated), else ``None``."""
+        target = reference.strip()[4:].split(")")[0].strip().strip("'\"").lstrip("#")
+        clip = self.defs.get(target)
+        if clip is None or clip.get("clip-path") or clip.get("clipPathUnits") == \
+                "objectBoundingBox" or len(clip) != 1 or local_name(clip[0].tag) != "path":
+            return None
+        child = clip[0]
+        where = compose(compose(matrix, transform_of(clip)), transform_of(child))
+        if abs(where[0] * where[3] - where[1] * where[2]) < 1e-12:
+            return None
+        chains = cubic_chains(child.get("d", ""))
+        if len(chains) != 1 or not chains[0][1]:
+            return None
+        corners = chains[0][0][::3]
+        xs, ys = np.unique(corners[:, 0].round(9)), np.unique(corners[:, 1].round(9))
+        if len(xs) != 2 or len(ys) != 2 or len(corners) not in (4, 5):
+            return None
+        if {(round(x, 9), round(y, 9)) for x, y in corners} != {(x, y) for x in xs for y in ys}:
+            return None
+        return np.array([xs[0], ys[0], xs[1], ys[1]]), where
+
+    def _clip(self, paths: list[_Path], reference: str, matrix: Matrix) -> list[_Path]:
+        """The group's paths after its clip path: shapes inside a rectangular clip are kept,
+        shapes outside it dropped, fills across it clipped exactly; anything else is drawn
+        unclipped and named."""
+        found = self._clip_rectangle(reference, matrix)
+        if found is None:
+            if paths:
+                self.out.skipped.add("clip paths (drawn unclipped)")
+            return paths
+        rectangle, to_canvas = found
+        to_clip = inverse(to_canvas)
+        reach_scale = stretches(to_clip)[0]
+        local = [_Path(apply(to_clip, p.points), p.closed, p.shape,
+                       {**p.style, "width": p.style["width"] * reach_scale}) for p in paths]
+        boxes = _shape_bounds(local)
+        slack = 1e-6 * max(1.0, float(np.abs(rectangle).max()))
+        kept = []
+        for path, inner in zip(paths, local):
+            box = boxes[path.shape]
+            if box[0] >= rectangle[0] - slack and box[1] >= rectangle[1] - slack and \
+                    box[2] <= rectangle[2] + slack and box[3] <= rectangle[3] + slack:
+                kept.append(path)
+            elif not _overlap(box, rectangle):
                 continue
-            if not subpaths:
-                continue
-            if not out.paths and out.background is None and _is_background(
-                    element, style, subpaths, *canvas):
-                out.background = style["fill"]
-                continue
-            for chain, closed in subpaths:
-                out.paths.append(_Path(chain[:-1] if closed else chain, closed, out.shapes, style))
-            out.shapes += 1
+            elif path.style["stroke"] is None:  # a fill clips exactly
+                points = inner.points
+                chain = points if path.closed else points[:-1] if np.array_equal(
+                    points[0], points[-1]) else np.concatenate(
+                    [points, _straight_to(points[-1], points[0])])
+                clipped = clip_to_rectangle(chain, rectangle)
+                if clipped is not None:
+                    kept.append(_Path(apply(to_canvas, clipped), True, path.shape, path.style))
+            else:
+                self.out.skipped.add("clip paths (drawn unclipped)")
+                kept.append(path)
+        return kept
+
+    def _path(self, element: ElementTree.Element, matrix: Matrix, plain: bool) -> None:
+        if element.get("visibility", "visible") in ("hidden", "collapse"):
+            return
+        skipped = self.out.skipped
+        get = element.get
+        where = matrix
+        big, small = stretches(where)
+        fill = _colour(get("fill", "#000000"), get("fill-opacity"), self.kinds, skipped)
+        stroke = _colour(get("stroke"), get("stroke-opacity"), self.kinds, skipped)
+        local_width = max(0.0, _number(get("stroke-width"), 1.0))
+        width = local_width * math.sqrt(big * small)
+        if stroke is not None and not width > 0:
+            stroke = None
+        chains = cubic_chains(get("d", ""))
+        if not chains or (fill is None and stroke is None):
+            return
+        subpaths = [(apply(where, chain), closed) for chain, closed in chains]
+        if not all(np.isfinite(c).all() and np.abs(c).max() <= _LARGEST for c, _ in subpaths) \
+                or not width <= _LARGEST:
+            skipped.add("shapes with huge or infinite coordinates")
+            return
+        style = {
+            "fill": fill, "stroke": stroke, "width": width if stroke is not None else 1.0,
+            "cap": _CAPS.get(get("stroke-linecap", "butt"), LineCap.BUTT),
+            "rule": _RULES.get(get("fill-rule", "nonzero"), FillRule.NONZERO),
+        }
+        if get("shape-rendering") in ("crispEdges", "optimizeSpeed"):
+            skipped.add("shape-rendering crispEdges (drawn anti-aliased)")
+        if stroke is not None:
+            self._stroke_notes(element, subpaths, local_width, big, small, width)
+            if fill is not None and get("paint-order", "normal").strip().startswith("stroke"):
+                skipped.add("paint-order stroke first (drawn fill first)")
+        self._count(subpaths)
+        if plain and not self.out.paths and self.out.background is None and \
+                self._is_background(element, style, subpaths):
+            self.out.background = style["fill"]
+            return
+        for chain, closed in subpaths:
+            self.out.paths.append(_Path(chain[:-1] if closed else chain, closed,
+                                        self.out.shapes, style))
+        self.out.shapes += 1
+
+    def _stroke_notes(self, element: ElementTree.Element, subpaths: list, local_width: float,
+                      big: float, small: float, width: float) -> None:
+        """Name what the round-joined, single-width stroke draws differently."""
+        skipped = self.out.skipped
+        if element.get("stroke-dasharray", "none") != "none":
+            skipped.add("dashes (drawn solid)")
+        if local_width * (big - small) / 2 > _VISIBLE:
+            skipped.add("stroke widths under skew or non-uniform scale (one width drawn)")
+        join = element.get("stroke-linejoin", "miter")
+        if join == "round":
+            return
+        join = "bevel" if join == "bevel" else "miter"
+        limit = max(1.0, _number(element.get("stroke-miterlimit"), 4.0))
+        if any(_join_error(chain, closed, width / 2, join, limit) > _VISIBLE
+               for chain, closed in subpaths):
+            skipped.add(f"{join} joins (drawn round)")
+
+    def _count(self, subpaths: list) -> None:
+        self.out.segments += sum(len(chain) // 3 for chain, _ in subpaths)
+        if self.out.segments > self.limits.max_segments:
+            raise exceeded(self.limits, "max_segments",
+                           f"over {self.limits.max_segments} path segments")
+
+    def _is_background(self, element: ElementTree.Element, style: dict[str, Any],
+                       subpaths: list) -> bool:
+        """Whether the shape is a plain rectangle filling the whole canvas (ours or an editor's
+        page background), which becomes the Scene's background instead of a path."""
+        if style["stroke"] is not None or style["fill"] is None:
+            return False
+        if element.get("id") == BACKGROUND_ID:
+            return True
+        if len(subpaths) != 1 or not subpaths[0][1]:
+            return False
+        width, height = self.canvas
+        corners = {(round(x, 3), round(y, 3)) for x, y in subpaths[0][0][::3].tolist()}
+        return corners == {(0, 0), (round(width, 3), 0), (0, round(height, 3)),
+                           (round(width, 3), round(height, 3))}
 
 
-def _canvas(document: se.SVG) -> tuple[int, int, float, float]:
-    """Whole-pixel canvas size and the document size in px it is rounded from."""
-    width, height = float(document.width), float(document.height)
-    if not (math.isfinite(width) and math.isfinite(height)) or width <= 0 or height <= 0:
-        raise SvgImportError(f"the SVG document has no usable size ({width} x {height} px from "
-                             "its width, height and viewBox)")
-    return max(1, round(width)), max(1, round(height)), width, height
+# ---- the document ---------------------------------------------------------------------------
 
 
-def _to_scene(collected: _Collected, width: int, height: int, device: Any,
+def _view(root: ElementTree.Element, width: float, height: float) -> Matrix:
+    """The ``viewBox`` -> viewport matrix with ``preserveAspectRatio``."""
+    box = [_number(v, math.nan) for v in root.get("viewBox", "").replace(",", " ").split()]
+    if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0:
+        return IDENTITY
+    x, y, box_width, box_height = box
+    sx, sy = width / box_width, height / box_height
+    align, *rest = (root.get("preserveAspectRatio", "xMidYMid").split() or ["xMidYMid"])
+    if align == "none":
+        return (sx, 0.0, 0.0, sy, -x * sx, -y * sy)
+    scale = max(sx, sy) if rest[:1] == ["slice"] else min(sx, sy)
+    share = {"Min": 0.0, "Mid": 0.5, "Max": 1.0}
+    ax, ay = share.get(align[1:4], 0.5), share.get(align[5:8], 0.5)
+    return (scale, 0.0, 0.0, scale, -x * scale + ax * (width - box_width * scale),
+            -y * scale + ay * (height - box_height * scale))
+
+
+def _to_scene(collected: _Collected, width: int, height: int, limits: SvgLimits, device: Any,
               dtype: torch.dtype) -> Scene:
     """Pack the collected sub-paths into a Scene of one canvas."""
     paths = collected.paths
     count = len(paths)
     slots = max((len(p.points) + (1 if p.closed else 0) for p in paths), default=1)
-    points = torch.zeros(1, count, slots, 2, dtype=torch.float64)
+    if count * slots > limits.max_padded_points:
+        raise exceeded(limits, "max_padded_points",
+                       f"{count} paths x {slots} points (the longest path) padded")
+    points = np.zeros((1, count, slots, 2), dtype=np.float64)
     for n, path in enumerate(paths):
-        points[0, n, : len(path.points)] = torch.tensor(path.points, dtype=torch.float64)
+        points[0, n, : len(path.points)] = path.points
     num_segments = [len(p.points) // 3 if p.closed else (len(p.points) - 1) // 3 for p in paths]
     none = (0.0, 0.0, 0.0, 0.0)
 
@@ -395,11 +455,10 @@ def _to_scene(collected: _Collected, width: int, height: int, device: Any,
     return Scene(
         width=width,
         height=height,
-        points=points.to(device=device, dtype=dtype),
+        points=torch.from_numpy(points).to(device=device, dtype=dtype),
         num_segments=per_path(num_segments, torch.long),
         closed=per_path([p.closed for p in paths], torch.bool),
-        stroke_width=per_path([p.style["width"] if p.style["stroke"] else 1.0 for p in paths],
-                              dtype),
+        stroke_width=per_path([p.style["width"] for p in paths], dtype),
         stroke_color=_colours([p.style["stroke"] or none for p in paths], device, dtype),
         fill_color=_colours([p.style["fill"] or none for p in paths], device, dtype),
         stroked=per_path([p.style["stroke"] is not None for p in paths], torch.bool),
@@ -421,13 +480,16 @@ def load_svg(
     *,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
+    limits: SvgLimits | None = None,
 ) -> Scene:
-    """Read an SVG file as a Scene of one canvas (see the module notes for what is supported).
+    """Read an SVG (or gzipped ``.svgz``) file as a Scene of one canvas, the way SVG renderers
+    read it (see the module notes for what is approximated or skipped; one warning names it).
 
     Args:
         path: the SVG file.
         device: where the tensors go (CPU by default).
         dtype: floating-point type of points, widths and colours.
+        limits: the most work and memory the file may ask for (default :class:`SvgLimits()`).
 
     Returns:
         A validated Scene with ``B = 1``; each element is one compound shape (its sub-paths share
@@ -435,27 +497,46 @@ def load_svg(
         the background is transparent.
 
     Raises:
-        SvgImportError: the file is empty, not XML, or not SVG.
+        SvgImportError: the file is empty, not XML, not SVG, or over one of ``limits`` (the
+            message names the limit and how to raise it). No other error escapes.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> file = pathlib.Path(tempfile.mkdtemp()) / "dot.svg"
+        >>> _ = file.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="6">'
+        ...                     '<circle cx="4" cy="3" r="2" fill="red"/></svg>')
+        >>> scene = load_svg(file)
+        >>> (scene.width, scene.height, scene.num_paths, scene.fill_color[0, 0].tolist())
+        (8, 6, 1, [1.0, 0.0, 0.0, 1.0])
     """
-    data, root = _read_document(path)
-    collected = _Collected()
-    servers = _paint_servers(root)
+    name = os.fspath(path)
+    limits = limits or SvgLimits()
     try:
-        source = io.BytesIO(_prepared(data, root, collected.skipped))
-        document = se.SVG.parse(source, reify=False, ppi=96.0, on_error="ignore")
-    except Exception as error:  # svgelements raises assorted errors on broken documents
-        raise SvgImportError(f"cannot read SVG file {os.fspath(path)!r}: {error}") from error
-    if not isinstance(document, se.SVG):
-        raise SvgImportError(
-            f"{os.fspath(path)!r} is not an SVG document (its <svg> root is not in the SVG "
-            f"namespace: {root.tag!r})")
-    width, height, exact_width, exact_height = _canvas(document)
-    _walk(document, 1.0, collected, servers, (width, height),
-          (width / exact_width, height / exact_height))
-    if collected.skipped:
-        warnings.warn(
-            f"{os.fspath(path)}: skipped what a Scene cannot represent: "
-            + ", ".join(sorted(collected.skipped)),
-            stacklevel=2,
-        )
-    return _to_scene(collected, width, height, device or "cpu", dtype).validate()
+        source = read_source(path, limits)
+        result = normalise(source.data, limits)
+        try:
+            root = ElementTree.fromstring(result.svg)
+        except ElementTree.ParseError as error:
+            raise SvgImportError(f"cannot read {name!r}: unreadable normalised SVG: {error}") \
+                from None
+        exact = (_number(root.get("width"), 0.0), _number(root.get("height"), 0.0))
+        if not all(0 < side <= _LARGEST for side in exact):
+            raise SvgImportError(f"the SVG document has no usable size ({exact[0]} x {exact[1]} "
+                                 "px from its width, height and viewBox)")
+        width, height = (max(1, round(side)) for side in exact)
+        stretch: Matrix = (width / exact[0], 0.0, 0.0, height / exact[1], 0.0, 0.0)
+        view = compose(stretch, _view(root, *exact))
+        collected = _Walker(root, (width, height), view, limits).walk(root)
+        scene = _to_scene(collected, width, height, limits, device or "cpu", dtype).validate()
+    except SvgImportError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the documented contract: one error type
+        raise SvgImportError(f"{name}: cannot read SVG: {type(error).__name__}: {error}") \
+            from None
+    skipped = source.skipped | collected.skipped | {
+        label for message in result.messages for key, label in _SKIPPED_MESSAGES.items()
+        if key in message}
+    if skipped:
+        warnings.warn(f"{name}: skipped or approximated what a Scene cannot represent: "
+                      + ", ".join(sorted(skipped)), stacklevel=2)
+    return scene
