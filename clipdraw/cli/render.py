@@ -31,15 +31,6 @@ def _scale_for(scale: float | None, width: int | None, canvas_width: int) -> flo
     return 1.0 if scale is None else scale
 
 
-def _under(top: tuple[float, ...], bottom: tuple[float, ...]) -> tuple[float, ...]:
-    """Straight-alpha colour ``top`` composited over ``bottom``."""
-    alpha = top[3] + bottom[3] * (1 - top[3])
-    if alpha <= 0:
-        return (0.0, 0.0, 0.0, 0.0)
-    rgb = [(t * top[3] + b * bottom[3] * (1 - top[3])) / alpha for t, b in zip(top, bottom)]
-    return (*rgb[:3], alpha)
-
-
 def _limits(pairs: tuple[str, ...]):
     """``--limit NAME=N`` options as :class:`SvgLimits`."""
     from clipdraw.svg.limits import SvgLimits
@@ -80,7 +71,6 @@ def _output_size(scene_size: tuple[int, int], pixels_per_unit: float,
 def _save(image, output: Path, fill: tuple[float, ...] | None) -> None:
     """Write ``image`` in the format its name asks for; JPEG has no alpha, so it is flattened
     onto ``fill`` (white when not given)."""
-    import torch
 
     from clipdraw.io import atomic_path, image_to_pil, save_png
 
@@ -88,9 +78,9 @@ def _save(image, output: Path, fill: tuple[float, ...] | None) -> None:
     if kind == "PNG":
         save_png(image, output)
         return
-    base = torch.tensor((fill or (1.0, 1.0, 1.0, 1.0))[:3], dtype=image.dtype)[:, None, None]
-    alpha = image[3:4].clamp(0, 1)
-    flat = image[:3] * alpha + base * (1 - alpha)
+    from clipdraw.render import WHITE, over
+
+    flat = over(image, tuple(fill[:3]) + (1.0,) if fill else WHITE)[:3]
     with atomic_path(output, suffix=output.suffix) as temporary:
         image_to_pil(flat).convert("RGB").save(temporary, format="JPEG", quality=95)
 
@@ -125,7 +115,7 @@ def command(svg: Path, output: Path, scale: float | None, width: int | None,
     """
     import torch
 
-    from clipdraw.cli.draw import parse_color
+    from clipdraw.options import parse_color
     from clipdraw.render import render
     from clipdraw.svg import SvgImportError, load_svg
 
@@ -139,7 +129,10 @@ def command(svg: Path, output: Path, scale: float | None, width: int | None,
         raise click.BadParameter(
             f"cannot write {output.suffix or 'a name without an extension'!r}; name the output "
             ".png, .jpg or .jpeg", param_hint="'-o' / '--output'")
-    colour = parse_color(background) if background is not None else None
+    try:
+        colour = parse_color(background) if background is not None else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--background") from None
     limits = _limits(limit_pairs)
     if not output.parent.is_dir():
         raise click.BadParameter(f"folder {str(output.parent)!r} does not exist",
@@ -155,9 +148,9 @@ def command(svg: Path, output: Path, scale: float | None, width: int | None,
     pixels_per_unit = _scale_for(scale, width, scene.width)
     _output_size((scene.width, scene.height), pixels_per_unit, max_memory)
     if colour is not None:
-        own = tuple(scene.background[0].tolist())
-        scene = scene.replace(background=torch.tensor(
-            [_under(own, colour)], dtype=scene.background.dtype))
+        from clipdraw.render import over
+
+        scene = scene.replace(background=over(scene.background, colour, dim=-1))
     with torch.no_grad():
         image = render(scene, scale=pixels_per_unit)[0]
     try:

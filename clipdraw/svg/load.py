@@ -465,7 +465,7 @@ def _to_scene(collected: _Collected, width: int, height: int, limits: SvgLimits,
         filled=per_path([p.style["fill"] is not None for p in paths], torch.bool),
         fill_rule=per_path([int(p.style["rule"]) for p in paths], torch.long),
         linecap=per_path([int(p.style["cap"]) for p in paths], torch.long),
-        shape=per_path([p.shape for p in paths], torch.long),
+        compound=per_path([p.shape for p in paths], torch.long),
         background=torch.tensor([background], dtype=dtype, device=device).clamp(0, 1),
     )
 
