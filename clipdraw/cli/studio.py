@@ -151,4 +151,7 @@ def serve(app: Any, sock: socket.socket, studio: Any, url: str, open_browser: bo
                 webbrowser.open(url)
 
     threading.Thread(target=announce, daemon=True).start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn raises the Ctrl-C again once it has shut down: the stop we asked for

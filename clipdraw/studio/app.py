@@ -66,23 +66,29 @@ def _error(message: str, status: int, key: str | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "option": key}, status_code=status)
 
 
-async def _body(request: Request, limit: int, what: str) -> bytes:
+def size_text(size: int) -> str:
+    """Bytes in words: ``size_text(65536) == '64 KiB'``."""
+    return f"{size / 2**20:g} MiB" if size >= 2**20 else f"{size / 2**10:g} KiB"
+
+
+async def _body(request: Request, limit: int, what: str, kind: str) -> bytes:
     """The request body, refusing (413) one over ``limit`` bytes before reading it all."""
+    too_large = StudioError(f"{what} is larger than the {kind} limit of {size_text(limit)}",
+                            status=413)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise StudioError(f"{what} is larger than the limit of {limit / 2**20:g} MiB", status=413)
+        raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise StudioError(f"{what} is larger than the limit of {limit / 2**20:g} MiB",
-                              status=413)
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    data = await _body(request, MAX_JSON_BYTES, "the request")
+    data = await _body(request, MAX_JSON_BYTES, "the request", "request")
     try:
         value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -113,7 +119,8 @@ def create_app(config: StudioConfig, studio: Studio | None = None) -> Starlette:
 
     async def upload(request: Request) -> Response:
         name = request.query_params.get("name", "upload")
-        data = await _body(request, studio.config.max_upload_bytes, name[:80] or "the upload")
+        data = await _body(request, studio.config.max_upload_bytes, name[:80] or "the upload",
+                           "upload")
         kept = await run_in_threadpool(studio.uploads.add, data, name)
         return JSONResponse(kept.to_json(), status_code=201)
 

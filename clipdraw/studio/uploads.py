@@ -137,8 +137,10 @@ class UploadStore:
         """
         shown = _shown(name)
         if len(data) > self.max_bytes:
+            from clipdraw.studio.app import size_text
+
             raise UploadError(f"{shown} is larger than the upload limit of "
-                              f"{self.max_bytes / 2**20:g} MiB", status=413)
+                              f"{size_text(self.max_bytes)}", status=413)
         if not data:
             raise UploadError(f"{shown} is empty", status=400)
         raster = _raster(data)
