@@ -102,10 +102,11 @@ function buildForm(fields) {
   for (const field of fields) {
     const help = field.help + (field.describe && field.kind !== "flag" ? " (" + field.describe + ")" : "");
     const input = fieldInput(field);
-    const label = element("label", { for: input.id, text: field.label });
-    const box = element("div", { class: "field", id: "field-" + field.key },
-      field.kind === "flag" ? [input, label, element("span", { class: "help", text: help })]
-        : [label, input, element("span", { class: "help", text: help })]);
+    input.title = help;
+    const label = element("label", { for: input.id, text: field.label, title: help });
+    const note = element("span", { class: "help", text: help });
+    const box = element("div", { class: "field " + field.kind, id: "field-" + field.key },
+      field.kind === "flag" ? [input, label, note] : [label, input, note]);
     if (field.kind === "upload") box.append(element("span", { class: "upload-status help", id: "upload-" + field.key }));
     (field.main ? $("#main-fields") : $("#more-fields")).append(box);
   }
@@ -222,6 +223,13 @@ function showFrame(frame) {
     else link.removeAttribute("href");
   }
   if (frame.status === "failed" && frame.error) showMessage(frame.error);
+  const card = document.querySelector(`#gallery .card[data-id="${frame.id}"] .muted`);
+  if (card) card.textContent = cardText(frame);
+}
+
+function cardText(job) {
+  return job.status + " · " + job.step + "/" + job.iterations +
+    (job.similarity !== null ? " · " + job.similarity.toFixed(3) : "");
 }
 
 function drawPlot() {
@@ -289,8 +297,7 @@ async function refreshGallery() {
       card.append(element("img", { src: "/api/drawings/" + job.id + "/drawing.svg?v=" + job.step, alt: job.title }));
     }
     card.append(element("div", { class: "title", title: job.title, text: "#" + job.id + " " + job.title }));
-    card.append(element("div", { class: "muted", text: job.status + " · " + job.step + "/" + job.iterations +
-      (job.similarity !== null ? " · " + job.similarity.toFixed(3) : "") }));
+    card.append(element("div", { class: "muted", text: cardText(job) }));
     const load = element("button", { type: "button", class: "load", text: "Load" });
     load.addEventListener("click", async () => {
       fillForm(job.request);
