@@ -222,7 +222,9 @@ def test_an_image_upload_is_kept_under_its_own_name_and_served(client, folder):
     kept = sorted((folder / "uploads").iterdir())
     assert [p.name for p in kept][-1] == f"{upload['id']}.png"
     assert not (folder.parent / "evil.png").exists()
-    assert client.get(f"/api/uploads/{upload['id']}").content == png_bytes()
+    served = client.get(f"/api/uploads/{upload['id']}")
+    assert served.content == png_bytes()
+    assert "sandbox" in served.headers["content-security-policy"]
     assert client.get("/api/uploads/u999").status_code == 404
 
 
@@ -367,7 +369,8 @@ def test_a_bad_model_is_refused_before_serving(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_ctrl_c_stops_the_server_cleanly(tmp_path, tiny_clip_config):
+def test_ctrl_c_stops_the_server_cleanly_keeping_the_drawing_in_progress(tmp_path,
+                                                                         tiny_clip_config):
     import os
     import urllib.request
 
@@ -376,17 +379,36 @@ def test_ctrl_c_stops_the_server_cleanly(tmp_path, tiny_clip_config):
         [sys.executable, "-m", "clipdraw", "studio", "--model", str(tiny_clip_config),
          "--pretrained", "none", "--no-browser", "--port", "0", "-o", str(tmp_path)],
         stderr=subprocess.PIPE, text=True, env=env)
+
+    def call(path: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url + path, data=data,
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
     try:
         line = server.stderr.readline()
         while "studio on" not in line:
             assert line, "the studio never started"
             line = server.stderr.readline()
         url = line.split(" on ", 1)[1].split()[0]
-        with urllib.request.urlopen(url + "api/status", timeout=30) as response:
-            assert json.load(response)["models"] == [str(tiny_clip_config)]
+        assert call("api/status")["models"] == [str(tiny_clip_config)]
+        job = call("api/drawings", {"settings": {**FAST, "prompts": ["a kite"],
+                                                 "iterations": "90"}})
+        stream = urllib.request.urlopen(url + f"api/drawings/{job['id']}/events", timeout=60)
+        deadline = time.monotonic() + 240
+        while call(f"api/drawings/{job['id']}")["step"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=60) == 0
-        assert "Studio stopped" in server.stderr.read()
+        assert "1 drawing(s) kept" in server.stderr.read()
+        stream.close()
+        kept = list(tmp_path.glob("session-*/drawings/drawing-001.json"))
+        assert len(kept) == 1
+        metrics = json.loads(kept[0].read_text())["metrics"]
+        assert metrics["interrupted"] and 1 <= metrics["steps"] < 90
     finally:
         if server.poll() is None:
             server.kill()

@@ -61,6 +61,12 @@ POLL_SECONDS = 0.05
 
 _MEDIA = {"svg": "image/svg+xml", "png": "image/png", "json": "application/json"}
 
+#: Files that come from uploads or drawings: never run as a page of this site (an SVG may hold
+#: scripts), whatever the browser guesses.
+_INERT = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                     "img-src data:; sandbox",
+          "X-Content-Type-Options": "nosniff"}
+
 
 def _error(message: str, status: int, key: str | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "option": key}, status_code=status)
@@ -129,7 +135,7 @@ def create_app(config: StudioConfig, studio: Studio | None = None) -> Starlette:
         if kept is None:
             raise StudioError("no such upload in this session", status=404)
         media = "image/svg+xml" if kept.kind == "svg" else None
-        return FileResponse(kept.path, media_type=media)
+        return FileResponse(kept.path, media_type=media, headers=_INERT)
 
     async def drawings(request: Request) -> Response:
         jobs = sorted(studio.jobs.values(), key=lambda j: -int(j.id))
@@ -181,7 +187,8 @@ def create_app(config: StudioConfig, studio: Studio | None = None) -> Starlette:
             raise StudioError("download drawing.svg, drawing.png or drawing.json", status=404)
         job_id = request.path_params["id"]
         drawing = studio.drawing(job_id)
-        headers = {"Content-Disposition": f'attachment; filename="clipdraw-{job_id}.{kind}"'}
+        headers = {**_INERT,
+                   "Content-Disposition": f'attachment; filename="clipdraw-{job_id}.{kind}"'}
         if kind == "png":
             scale = _scale(request.query_params.get("scale", "1"), drawing)
             data = await run_in_threadpool(_png_bytes, drawing, scale)

@@ -205,7 +205,6 @@ function makeLink() {
 // -- a drawing ----------------------------------------------------------------------------------
 function showFrame(frame) {
   if (frame.svg) $("#canvas").innerHTML = frame.svg;
-  $("#stat-status").textContent = frame.status + (frame.error ? ": " + frame.error : "");
   $("#stat-step").textContent = frame.step + " / " + frame.iterations;
   $("#stat-loss").textContent = number(frame.loss);
   $("#stat-similarity").textContent = number(frame.similarity);
@@ -213,6 +212,9 @@ function showFrame(frame) {
   $("#stat-eta").textContent = duration(frame.eta);
   if (frame.history_from === 0) state.history = [];
   state.history.push(...frame.history);
+  const preparing = frame.status === "running" && !state.history.length;
+  $("#stat-status").textContent = frame.status + (frame.error ? ": " + frame.error : "") +
+    (preparing ? " (preparing the first step)" : "");
   drawPlot();
   const running = frame.status === "running" || frame.status === "queued";
   $("#stop").disabled = !running;
