@@ -182,7 +182,7 @@ def test_stop_keeps_the_drawing_and_resume_goes_on_counting_steps(client):
     ({"prompts": ["x::heavy"]}, "prompts", "weight"),
     ({"prompts": ["x"], "models": ["ViT-L-14"]}, "models", "clipdraw studio --model"),
     ({"prompts": ["x"], "init_svg": "/etc/passwd"}, "init_svg", "clipdraw studio"),
-    ({"prompts": ["x"], "image_prompt": "/etc/hostname"}, "image_prompt", "no such upload"),
+    ({"prompts": ["x"], "image_prompt": "/etc/hostname"}, "image_prompt", "no such image"),
     ({"size": "32"}, "prompts", "nothing to draw"),
 ])
 def test_bad_settings_are_refused_naming_the_option(client, settings, option, words):
@@ -228,11 +228,15 @@ def test_an_image_upload_is_kept_under_its_own_name_and_served(client, folder):
     assert client.get("/api/uploads/u999").status_code == 404
 
 
-def test_an_uploaded_image_can_be_the_image_prompt(client):
+def test_an_uploaded_image_can_be_the_image_prompt_but_not_an_svg(client):
     upload = client.post("/api/uploads?name=a.png", content=png_bytes(32, 32)).json()
     job = draw(client, image_prompt=upload["id"], iterations="1")
     state = wait_for(client, job["id"], ended)
     assert state["status"] == "done", state
+    svg = client.post("/api/uploads?name=b.svg", content=b"<svg xmlns='http://www.w3.org/2000/svg'"
+                      b" width='9' height='9'><path d='M0 0 L9 9' stroke='red'/></svg>").json()
+    refused = client.post("/api/drawings", json={"settings": {"target": svg["id"]}})
+    assert refused.status_code == 400 and "no such image upload" in refused.json()["error"]
 
 
 @pytest.mark.parametrize("data, status, words", [
@@ -242,6 +246,8 @@ def test_an_uploaded_image_can_be_the_image_prompt(client):
     (b"<svg xmlns='http://www.w3.org/2000/svg'><unclosed", 415, "not an SVG"),
     (png_bytes(8000, 6000, mode="1"), 413, "pixels"),
     (png_bytes()[:40], 415, "not an image"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg' width='5000' height='5000'>"
+     b"<path d='M0 0 L9 9' stroke='red'/></svg>", 413, "5000x5000 px"),
 ])
 def test_bad_uploads_are_refused_and_the_server_keeps_serving(client, data, status, words):
     response = client.post("/api/uploads?name=file", content=data)

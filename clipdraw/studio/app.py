@@ -113,8 +113,9 @@ def create_app(config: StudioConfig, studio: Studio | None = None) -> Starlette:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     async def status(request: Request) -> Response:
-        queued = [j.id for j in studio.jobs.values() if j.status == "queued"]
-        running = [j.id for j in studio.jobs.values() if j.status == "running"]
+        jobs = list(studio.jobs.values())
+        queued = [j.id for j in jobs if j.status == "queued"]
+        running = [j.id for j in jobs if j.status == "running"]
         return JSONResponse({**studio.model_status(), "queued": queued,
                              "running": running[0] if running else None,
                              "folder": str(studio.folder),
@@ -138,7 +139,7 @@ def create_app(config: StudioConfig, studio: Studio | None = None) -> Starlette:
         return FileResponse(kept.path, media_type=media, headers=_INERT)
 
     async def drawings(request: Request) -> Response:
-        jobs = sorted(studio.jobs.values(), key=lambda j: -int(j.id))
+        jobs = sorted(list(studio.jobs.values()), key=lambda j: -int(j.id))
         return JSONResponse({"drawings": [j.summary() for j in jobs]})
 
     async def new_drawing(request: Request) -> Response:

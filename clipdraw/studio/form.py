@@ -148,7 +148,8 @@ def read_form(values: Mapping[str, Any], uploads: Mapping[str, Path]) -> dict[st
         option = OPTION_BY_KEY[key]
         if key in UPLOAD_KEYS:
             if not isinstance(value, str) or value not in uploads:
-                raise OptionError(key, "no such upload; upload the image again")
+                raise OptionError(key, "no such image upload (PNG, JPEG, WebP, GIF or BMP); "
+                                       "upload the image again")
             value = str(uploads[value])
         elif isinstance(value, list) and isinstance(option.type, Texts):
             value = [v for v in value if _given(v)]

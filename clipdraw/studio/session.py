@@ -41,6 +41,9 @@ ENDED = (DONE, STOPPED, FAILED)
 #: Most prompts, and most images, of one similarity table.
 MAX_TABLE = 64
 
+#: Long side (pixels) at which SVGs and drawings are rendered for CLIP, which sees them smaller.
+CLIP_IMAGE_SIDE = 512
+
 
 class StudioError(ValueError):
     """A request the studio refuses; ``status`` is the HTTP status, ``key`` the option if any."""
@@ -243,7 +246,7 @@ class Studio:
         from clipdraw.settings import DrawSettings
 
         try:
-            changes = read_form(request, self.uploads.paths())
+            changes = read_form(request, self.uploads.paths(kind="image"))
             settings = DrawSettings(models=self.config.models, pretrained=self.config.pretrained,
                                     clip_weights=self.config.clip_weights).replace(**changes)
             settings.validate()
@@ -359,8 +362,9 @@ class Studio:
             from clipdraw.svg import load_svg
 
             scene = load_svg(upload.path)
+        scale = min(1.0, CLIP_IMAGE_SIDE / max(scene.width, scene.height))
         with torch.no_grad():
-            return over_white(render(scene))[0]
+            return over_white(render(scene, scale=scale))[0]
 
     def similarity(self, prompts: Sequence[str], refs: Sequence[str]) -> dict[str, Any]:
         """:func:`similarity_table` of ``prompts`` and the images ``refs`` name.

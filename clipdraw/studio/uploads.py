@@ -28,6 +28,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from clipdraw.options import LIMITS
+
 __all__ = ["MAX_PIXELS", "RASTER_FORMATS", "Upload", "UploadError", "UploadStore"]
 
 #: Raster formats accepted, by PIL's name, with the suffix the kept file gets.
@@ -35,8 +37,9 @@ RASTER_FORMATS: dict[str, str] = {
     "PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp",
 }
 
-#: Most pixels an uploaded raster image may have (a decompression bomb is refused, not decoded).
-MAX_PIXELS = 40_000_000
+#: Most pixels an uploaded image may have (a decompression bomb is refused, not decoded): those
+#: of the largest canvas a drawing may have.
+MAX_PIXELS = int(LIMITS["canvas_side"]) ** 2
 
 #: Most uploads one session keeps.
 MAX_UPLOADS = 1000
@@ -117,9 +120,10 @@ class UploadStore:
     def get(self, upload_id: str) -> Upload | None:
         return self._uploads.get(upload_id)
 
-    def paths(self) -> dict[str, Path]:
-        """Upload id -> its file."""
-        return {k: u.path for k, u in self._uploads.items()}
+    def paths(self, kind: str | None = None) -> dict[str, Path]:
+        """Upload id -> its file, of uploads of ``kind`` (``"image"`` or ``"svg"``; ``None``:
+        all)."""
+        return {k: u.path for k, u in list(self._uploads.items()) if kind in (None, u.kind)}
 
     def _reserve(self) -> str:
         with self._lock:
@@ -177,4 +181,8 @@ class UploadStore:
         if scene.num_paths == 0:
             path.unlink(missing_ok=True)
             raise UploadError(f"{shown} holds no paths clipdraw can read")
+        if scene.width * scene.height > MAX_PIXELS:
+            path.unlink(missing_ok=True)
+            raise UploadError(f"{shown} is {scene.width}x{scene.height} px, more than the limit "
+                              f"of {MAX_PIXELS:,} pixels", status=413)
         return scene.width, scene.height
