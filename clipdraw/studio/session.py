@@ -74,7 +74,7 @@ class StudioConfig:
     device: str = "auto"
     max_upload_bytes: int = 16 * 2**20
     max_queue: int = 32
-    frame_seconds: float = 0.25
+    frame_seconds: float = 0.15
 
 
 class _Stop(KeyboardInterrupt):
