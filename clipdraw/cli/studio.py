@@ -31,9 +31,14 @@ _LOOPBACK_NAMES = ("localhost",)
 
 def _schema_option(key: str, *flags: str) -> Any:
     """A click option whose spelling and help come from the option schema."""
+    import dataclasses
+
+    from clipdraw.settings import DrawSettings
+
+    defaults = {f.name: getattr(DrawSettings(), f.name) for f in dataclasses.fields(DrawSettings)}
     option = OPTION_BY_KEY[key]
     return click.option(*(flags or option.flags), key, multiple=option.multiple, default=None,
-                        help=option_help(option, {}))
+                        help=option_help(option, defaults))
 
 
 def is_loopback(host: str) -> bool:
