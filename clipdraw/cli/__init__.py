@@ -24,9 +24,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from clipdraw.cli import batch, draw, render
+    from clipdraw.cli import batch, draw, render, studio
 
-    for module in (draw, render, batch):
+    for module in (draw, render, batch, studio):
         cli.add_command(module.command)
 
 
