@@ -18,6 +18,7 @@ def cli() -> None:
       clipdraw draw --target photo.jpg -o painterly.svg
       clipdraw render drawing.svg -o drawing.png --scale 4
       clipdraw batch prompts.txt --out drawings/ --seeds 4
+      clipdraw studio            # the web page: watch, steer, compare with CLIP
 
     Run `clipdraw COMMAND --help` for the options of each command.
     """
