@@ -185,6 +185,7 @@ def test_torchs_no_cuda_runtime_warning_is_dropped_while_compiling(caplog):
     assert [r.getMessage() for r in caplog.records] == ["something else"]
 
 
+@pytest.mark.slow
 def test_the_compiled_optimisation_path_draws_what_the_eager_one_draws(tmp_path, monkeypatch):
     """Slow (a first compile, about 30 s): the path runs of >= 100 steps take on CUDA."""
     target = tmp_path / "target.png"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "assets" / "astronaut_224.png"
 #: Keeps a CPU core busy, so that the runs' threads are preempted at unpredictable moments.
@@ -41,12 +43,14 @@ def _draw_twice(arguments: list[str], folder: Path) -> tuple[bytes, bytes]:
     return (folder / "run0.svg").read_bytes(), (folder / "run1.svg").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_pixel_target_run_of_a_hundred_steps_gives_the_same_svg_in_two_processes(tmp_path):
     first, second = _draw_twice(["--target", str(ASTRONAUT), "--iterations", "100",
                                  "--size", "48x48", "--paths", "24", "--seed", "3"], tmp_path)
     assert first == second
 
 
+@pytest.mark.slow
 def test_a_clip_guided_run_gives_the_same_svg_in_two_processes(tmp_path, tiny_clip_config):
     first, second = _draw_twice(["a red circle", "--model", str(tiny_clip_config),
                                  "--iterations", "100", "--size", "32x32", "--paths", "12",
