@@ -4,9 +4,10 @@ CLIPDraw applies ``RandomPerspective(distortion_scale=0.5, p=1, fill=white)`` th
 ``RandomResizedCrop(size, scale=(0.7, 0.9))`` then CLIP's normalisation. Both geometric steps are
 homographies, so they are composed into one matrix per view and applied by one
 :func:`kornia.geometry.transform.warp_perspective` call (one bilinear resampling instead of two).
-The parameters are sampled with each drawing's own ``torch.Generator`` exactly as kornia's
-``PerspectiveGenerator`` (``"basic"``) and ``ResizedCropGenerator`` sample them, so a drawing sees
-the same views whether it is optimised alone or in a batch.
+The parameters are sampled with each drawing's own ``torch.Generator`` by the rules of kornia's
+``PerspectiveGenerator`` (``"basic"``) and ``ResizedCropGenerator``, in their order (the tests
+compare them with kornia's generators draw for draw), so a drawing sees the same views whether it
+is optimised alone or in a batch, and a seed gives the same views on every run.
 
 Convention:
     Pixel ``(i, j)`` has its centre at ``(j, i)`` for the warp (kornia's ``align_corners=True``
@@ -26,9 +27,23 @@ from torch import Tensor
 __all__ = ["augment", "sample_views"]
 
 
-def _corners(width: float, height: float, dtype: torch.dtype) -> Tensor:
-    x, y = width - 1, height - 1
-    return torch.tensor([[0, 0], [x, 0], [x, y], [0, y]], dtype=dtype)
+def _box(x: Tensor, y: Tensor, width: Tensor, height: Tensor) -> Tensor:
+    """Corner points (top-left, top-right, bottom-right, bottom-left) of boxes whose first pixel
+    is ``(x, y)``: kornia's ``bbox_generator``.
+
+    Shape:
+        - x, y, width, height: :math:`(N,)`
+        - Output: :math:`(N, 4, 2)`
+    """
+    right, bottom = x + width - 1, y + height - 1
+    return torch.stack([torch.stack([x, y], -1), torch.stack([right, y], -1),
+                        torch.stack([right, bottom], -1), torch.stack([x, bottom], -1)], dim=1)
+
+
+def _end_and_extent(size: int) -> tuple[int, int]:
+    """Last pixel of a side and the extent its distortion scales: ``(size - 1, size)``; a side
+    of one pixel keeps a unit end and no distortion (kornia's rule)."""
+    return (1, 0) if size == 1 else (size - 1, size)
 
 
 def sample_views(
@@ -45,43 +60,64 @@ def sample_views(
     """Homographies mapping a ``height`` x ``width`` canvas to ``count`` augmented views.
 
     Each is a random perspective distortion followed by a random resized crop to ``size``
-    (``(h, w)``). Sampled on the CPU in float64 from ``generator``.
+    (``(h, w)``), sampled from ``generator`` on the CPU in float64 by kornia's own rules, in
+    kornia's order: ``PerspectiveGenerator`` (``"basic"``: each corner moves inwards by up to
+    ``distortion * W / 2`` and ``distortion * H / 2``), then ``ResizedCropGenerator`` (ten
+    candidate whole-pixel crop sizes from the area and log-ratio ranges, the first that fits,
+    else the whole canvas; a whole-pixel start). With the global generator seeded as
+    ``generator`` is and kornia's generators set to float64, kornia draws the same views.
 
     Shape:
         - Output: :math:`(count, 3, 3)` float64.
+
+    Example:
+        >>> views = sample_views(torch.Generator().manual_seed(0), 4, 64, 64, (32, 32))
+        >>> views.shape, views.dtype
+        (torch.Size([4, 3, 3]), torch.float64)
     """
     f64 = torch.float64
-    start = _corners(width, height, f64).expand(count, 4, 2)
-    factor = distortion * torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=f64)
-    signs = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=f64)
-    offset = factor * torch.rand(count, 4, 2, generator=generator, dtype=f64) * signs
+    x_end, x_extent = _end_and_extent(width)
+    y_end, y_extent = _end_and_extent(height)
+    start = torch.tensor([[[0, 0], [x_end, 0], [x_end, y_end], [0, y_end]]], dtype=f64)
+    start = start.expand(count, 4, 2)
+    distortion_t = torch.tensor(distortion, dtype=f64)
+    factor = torch.stack([distortion_t * x_extent / 2, distortion_t * y_extent / 2]).view(1, 1, 2)
+    inwards = torch.tensor([[[1, 1], [-1, 1], [-1, -1], [1, -1]]], dtype=f64)
+    offset = factor * torch.rand(count, 4, 2, generator=generator, dtype=f64) * inwards
     perspective = get_perspective_transform(start, start + offset)
 
-    area = width * height * (
-        crop_scale[0] + (crop_scale[1] - crop_scale[0]) * torch.rand(count, generator=generator,
-                                                                       dtype=f64)
-    )
-    log_ratio = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(
-        count, generator=generator, dtype=f64
-    )
-    aspect = log_ratio.exp()
-    crop_w = (area * aspect).sqrt().clamp(max=width)
-    crop_h = (area / aspect).sqrt().clamp(max=height)
-    shift = torch.rand(count, 2, generator=generator, dtype=f64)
-    x0 = shift[:, 0] * (width - crop_w)
-    y0 = shift[:, 1] * (height - crop_h)
-    box = torch.stack(
-        [
-            torch.stack([x0, y0], -1),
-            torch.stack([x0 + crop_w - 1, y0], -1),
-            torch.stack([x0 + crop_w - 1, y0 + crop_h - 1], -1),
-            torch.stack([x0, y0 + crop_h - 1], -1),
-        ],
-        dim=1,
-    )
-    out = _corners(size[1], size[0], f64).expand(count, 4, 2)
-    crop = get_perspective_transform(box, out)
+    scale_t = torch.tensor(crop_scale, dtype=f64)
+    log_ratio = torch.log(torch.tensor(ratio, dtype=f64))
+    area = (torch.rand(count, 10, generator=generator, dtype=f64) * (scale_t[1] - scale_t[0])
+            + scale_t[0]) * height * width
+    aspect = torch.exp(log_ratio[0] + torch.rand(count, 10, generator=generator, dtype=f64)
+                       * (log_ratio[1] - log_ratio[0]))
+    crop_w = torch.sqrt(area * aspect).round().floor()
+    crop_h = torch.sqrt(area / aspect).round().floor()
+    fits = (crop_w > 0) & (crop_w <= width) & (crop_h > 0) & (crop_h <= height)
+    found, first = ((fits.cumsum(1) == 1) & fits).int().max(1)
+    rows = torch.arange(count)
+    fallback_h, fallback_w = _whole_canvas_crop(height, width, ratio)
+    crop_h = torch.where(found.bool(), crop_h[rows, first], fallback_h).clamp(1, height)
+    crop_w = torch.where(found.bool(), crop_w[rows, first], fallback_w).clamp(1, width)
+    x_draw = torch.rand(count, generator=generator, dtype=f64)
+    y_draw = torch.rand(count, generator=generator, dtype=f64)
+    x0 = (x_draw * (width - crop_w + 1).clamp(min=0)).floor()
+    y0 = (y_draw * (height - crop_h + 1).clamp(min=0)).floor()
+    zero = torch.zeros(count, dtype=f64)
+    out = _box(zero, zero, zero + size[1], zero + size[0])
+    crop = get_perspective_transform(_box(x0, y0, crop_w, crop_h), out)
     return crop @ perspective
+
+
+def _whole_canvas_crop(height: int, width: int, ratio: tuple[float, float]) -> tuple[float, float]:
+    """The crop size when no candidate fits: the canvas, cut to the nearest allowed ratio."""
+    aspect = width / height
+    if aspect < min(ratio):
+        return float(math.floor(round(width / min(ratio)))), float(width)
+    if aspect > max(ratio):
+        return float(height), float(math.floor(round(height * max(ratio))))
+    return float(height), float(width)
 
 
 def augment(

@@ -338,10 +338,20 @@ class ProgressBar:
     def __init__(self, iterations: int, *, disable: bool = False, desc: str = "drawing") -> None:
         from tqdm.auto import tqdm
 
+        self.desc = desc
+        self.noted = False
         self.bar = tqdm(total=iterations, desc=desc, disable=disable, unit="it", leave=True,
                         dynamic_ncols=True)
 
+    def note(self, message: str) -> None:
+        """Show what the loop is doing before a long step (shown until the step ends)."""
+        self.noted = True
+        self.bar.set_description(f"{self.desc}: {message}")
+
     def __call__(self, info: StepInfo) -> None:
+        if self.noted:
+            self.noted = False
+            self.bar.set_description(self.desc, refresh=False)
         postfix = {"loss": f"{sum(info.losses) / len(info.losses):.4f}"}
         sims = [s for s in info.similarities if s is not None]
         if sims:
@@ -354,12 +364,10 @@ class ProgressBar:
 
 
 def _current_drawing(info: StepInfo, index: int) -> Drawing:
-    optimisation = info.optimisation
-    scene = optimisation.scene(detach=True)[index]
     figures = {"loss": info.losses[index], "steps": info.step}
     if info.similarities[index] is not None:
         figures["similarity"] = info.similarities[index]
-    return Drawing(scene, optimisation.settings[index], figures)
+    return Drawing(info.scene[index], info.settings[index], figures)
 
 
 class FrameSaver:

@@ -1,10 +1,13 @@
 """What a drawing is optimised for: small classes behind one interface, combined by their weights.
 
-An :class:`Objective` is prepared once (text and image targets are embedded by every model of the
-ensemble, a pixel target is loaded at canvas size), then gives a scalar loss per step from the
-drawing's canvas and the CLIP features of its augmented views. Losses sum over views (as CLIPDraw
-does) and average over the models of an ensemble. Adding an objective means adding a class here
-and one line to :func:`build_objectives`.
+An :class:`Objective` is complete once constructed: it gives a scalar loss per step from the
+drawing's canvas and the CLIP features of its augmented views (text and image targets are
+embedded by each model of the ensemble on first use, a pixel target is resized to the canvas).
+Losses sum over views (as CLIPDraw does) and average over the models of an ensemble. Adding an
+objective means adding a class here and one line to :func:`build_objectives`.
+
+:func:`similarity` is the one measure of how well whole images match their prompts: a drawing's
+reported similarity and best-of's judge both use it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ __all__ = [
     "StepInputs",
     "TextPrompt",
     "build_objectives",
+    "image_features",
     "load_image",
+    "resize_image",
+    "similarity",
+    "text_embeddings",
 ]
 
 
@@ -51,11 +58,73 @@ def load_image(
         raise ValueError(f"cannot read image {os.fspath(path)!r}: {error}") from None
     image = torch.from_numpy(rgba).permute(2, 0, 1)
     rgb = image[:3] * image[3:] + background * (1 - image[3:])
-    if size is not None and tuple(rgb.shape[1:]) != tuple(size):
-        rgb = torch.nn.functional.interpolate(
-            rgb[None], size=size, mode="bicubic", align_corners=False, antialias=True
-        )[0].clamp(0, 1)
-    return rgb
+    return rgb if size is None else resize_image(rgb, size)
+
+
+def resize_image(image: Tensor, size: tuple[int, int]) -> Tensor:
+    """``image`` resized to ``size`` = ``(h, w)`` (bicubic, antialiased, clamped to [0, 1]);
+    itself when it has that size already.
+
+    Shape:
+        - image: :math:`(C, H, W)`
+        - Output: :math:`(C, h, w)`
+    """
+    if tuple(image.shape[1:]) == tuple(size):
+        return image
+    return torch.nn.functional.interpolate(
+        image[None], size=tuple(size), mode="bicubic", align_corners=False, antialias=True
+    )[0].clamp(0, 1)
+
+
+def text_embeddings(model: ClipModel, texts: Sequence[str]) -> Tensor:
+    """Unit-norm CLIP embeddings of ``texts`` under ``model`` (no gradient).
+
+    Shape:
+        - Output: :math:`(T, D)`
+    """
+    return model.encode_text(list(texts))
+
+
+def image_features(model: ClipModel, images: Tensor) -> Tensor:
+    """Unit-norm CLIP features of whole RGB images, without augmentation: each is resized to
+    the model's input (bicubic, antialiased) and normalised, as when a drawing is judged.
+
+    Shape:
+        - images: :math:`(N, 3, H, W)` RGB in [0, 1] (composite RGBA over white first)
+        - Output: :math:`(N, D)`
+    """
+    return model.encode_image(model.preprocess(images.to(model.device)))
+
+
+@torch.no_grad()
+def similarity(model: ClipModel, images: Tensor, texts: Sequence[str]) -> Tensor:
+    """Mean cosine similarity of each whole image to ``texts`` under ``model``: the similarity
+    a finished drawing reports (and best-of ranks by).
+
+    Shape:
+        - images: :math:`(N, 3, H, W)` RGB in [0, 1]
+        - Output: :math:`(N,)`
+
+    Example:
+        >>> import torch
+        >>> from clipdraw.models import ClipModel
+        >>> class Tower(torch.nn.Module):  # a stand-in for an open_clip model
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.scale = torch.nn.Parameter(torch.ones(()))
+        ...     def encode_image(self, images):
+        ...         return images.mean((2, 3)) * self.scale
+        ...     def encode_text(self, tokens):
+        ...         return torch.eye(3)[tokens[:, 0]]
+        >>> model = ClipModel(Tower(), lambda texts: torch.tensor([[len(t) % 3] for t in texts]),
+        ...                   (4, 4), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "toy")
+        >>> red = torch.zeros(1, 3, 8, 8)
+        >>> red[:, 0] = 1
+        >>> similarity(model, red, ["red"])  # "red" embeds as (1, 0, 0)
+        tensor([1.])
+    """
+    features = image_features(model, images)
+    return (features @ text_embeddings(model, texts).to(features).T).mean(-1)
 
 
 @dataclass
@@ -64,7 +133,8 @@ class StepInputs:
 
     Args:
         canvas: the drawing's RGB canvas over its background (white where transparent).
-        features: per model, unit-norm CLIP features of the canvas's augmented views.
+        features: per model, unit-norm CLIP features of the canvas's views.
+        models: the CLIP ensemble that made ``features`` (empty without CLIP).
 
     Shape:
         - canvas: :math:`(3, H, W)`
@@ -73,10 +143,28 @@ class StepInputs:
 
     canvas: Tensor
     features: Sequence[Tensor]
+    models: Sequence[ClipModel] = ()
 
 
 class Objective(ABC):
-    """One term of a drawing's loss; ``weight`` scales it."""
+    """One term of a drawing's loss; ``weight`` scales it.
+
+    An objective is complete once constructed: it holds its targets (a text, an image) and
+    computes what depends on the models or the canvas (embeddings, a resized image) from the
+    :class:`StepInputs` it is given, caching it per model. A subclass sets :attr:`uses_clip`
+    and implements :meth:`loss`.
+
+    Example:
+        >>> import torch
+        >>> class Brightness(Objective):
+        ...     \"\"\"Pull the canvas towards white.\"\"\"
+        ...     uses_clip = False
+        ...
+        ...     def loss(self, inputs):
+        ...         return self.weight * (1 - inputs.canvas.mean())
+        >>> Brightness(2.0).loss(StepInputs(torch.full((3, 4, 4), 0.25), []))
+        tensor(1.5000)
+    """
 
     #: whether :meth:`loss` reads CLIP features (so a model must be loaded)
     uses_clip: bool = True
@@ -85,13 +173,6 @@ class Objective(ABC):
 
     def __init__(self, weight: float = 1.0) -> None:
         self.weight = float(weight)
-
-    def prepare(
-        self, models: Sequence[ClipModel], canvas_size: tuple[int, int], device: torch.device,
-        dtype: torch.dtype,
-    ) -> None:
-        """Compute fixed targets once (``canvas_size`` = ``(H, W)``); nothing by default."""
-        return None
 
     @abstractmethod
     def loss(self, inputs: StepInputs) -> Tensor:
@@ -111,15 +192,28 @@ class _EmbeddingTarget(Objective):
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__(weight)
-        self.targets: list[Tensor] = []
+        self._embeddings: list[tuple[ClipModel, Tensor]] = []
+
+    @abstractmethod
+    def _embed(self, model: ClipModel) -> Tensor:
+        """The target's unit-norm embedding under ``model``, shape :math:`(D,)`."""
+
+    def embedding(self, model: ClipModel) -> Tensor:
+        """The target's unit-norm embedding under ``model`` (computed once per model)."""
+        for seen, embedding in self._embeddings:
+            if seen is model:
+                return embedding
+        with torch.no_grad():
+            embedding = self._embed(model)
+        self._embeddings.append((model, embedding))
+        return embedding
 
     def _cosines(self, inputs: StepInputs) -> Tensor:
         """Per model, cosines summed over the views; shape :math:`(M,)`."""
-        if len(self.targets) != len(inputs.features):
-            raise RuntimeError(f"{type(self).__name__} was not prepared for these models")
-        return torch.stack(
-            [(f @ t.to(f)).sum() for f, t in zip(inputs.features, self.targets)]
-        )
+        if len(inputs.models) != len(inputs.features):
+            raise ValueError(f"{type(self).__name__} needs the models that made the features")
+        return torch.stack([(f @ self.embedding(m).to(f)).sum()
+                            for f, m in zip(inputs.features, inputs.models)])
 
     def loss(self, inputs: StepInputs) -> Tensor:
         return -self.weight * self._cosines(inputs).mean()
@@ -137,8 +231,8 @@ class TextPrompt(_EmbeddingTarget):
         super().__init__(weight)
         self.text = text
 
-    def prepare(self, models, canvas_size, device, dtype) -> None:
-        self.targets = [m.encode_text([self.text])[0].to(device) for m in models]
+    def _embed(self, model: ClipModel) -> Tensor:
+        return text_embeddings(model, [self.text])[0]
 
 
 class NegativePrompt(TextPrompt):
@@ -151,47 +245,52 @@ class NegativePrompt(TextPrompt):
 
 
 class ImagePrompt(_EmbeddingTarget):
-    """Pull the drawing towards the CLIP embedding of an image."""
+    """Pull the drawing towards the CLIP embedding of an image (read here, so a bad file fails
+    at once)."""
 
     reports_similarity = True
 
     def __init__(self, path: str | os.PathLike, weight: float = 1.0) -> None:
         super().__init__(weight)
         self.path = path
-        load_image(path)  # fail early on an unreadable file
+        self.image = load_image(path)
 
-    def prepare(self, models, canvas_size, device, dtype) -> None:
-        image = load_image(self.path)[None]
-        with torch.no_grad():
-            self.targets = [
-                m.encode_image(m.preprocess(image.to(m.device)))[0].to(device) for m in models
-            ]
+    def _embed(self, model: ClipModel) -> Tensor:
+        return image_features(model, self.image[None])[0]
 
 
 class PixelTarget(Objective):
-    """Mean squared error to an image at canvas size (diffvg's painterly rendering)."""
+    """Mean squared error to an image resized to the canvas (diffvg's painterly rendering).
+
+    The image is read here, so a bad file fails at once.
+    """
 
     uses_clip = False
 
     def __init__(self, path: str | os.PathLike, weight: float = 1.0) -> None:
         super().__init__(weight)
         self.path = path
-        self.image: Tensor | None = None
-        load_image(path)
+        self.image = load_image(path)
+        self._resized: Tensor = self.image
 
-    def prepare(self, models, canvas_size, device, dtype) -> None:
-        self.image = load_image(self.path, canvas_size).to(device=device, dtype=dtype)
+    def target(self, canvas: Tensor) -> Tensor:
+        """The image at the size, device and dtype of ``canvas`` (resized once per size).
+
+        Shape:
+            - canvas, Output: :math:`(3, H, W)`
+        """
+        if self._resized.shape != canvas.shape:
+            self._resized = resize_image(self.image, canvas.shape[1:])
+        self._resized = self._resized.to(canvas)
+        return self._resized
 
     def loss(self, inputs: StepInputs) -> Tensor:
-        if self.image is None:
-            raise RuntimeError("PixelTarget was not prepared")
-        return self.weight * (inputs.canvas - self.image).square().mean()
+        return self.weight * (inputs.canvas - self.target(inputs.canvas)).square().mean()
 
     def metrics(self, inputs: StepInputs) -> dict[str, float]:
         """``psnr``: peak signal-to-noise ratio (dB) of the canvas against the target."""
-        if self.image is None:
-            raise RuntimeError("PixelTarget was not prepared")
-        mse = float((inputs.canvas.detach() - self.image).square().mean())
+        canvas = inputs.canvas.detach()
+        mse = float((canvas - self.target(canvas)).square().mean())
         return {"psnr": 10 * math.log10(1 / max(mse, 1e-12))}
 
 

@@ -15,9 +15,10 @@ Each step:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -25,16 +26,26 @@ from torch import Tensor
 
 from clipdraw.augment import augment, sample_views
 from clipdraw.models import ClipModel
-from clipdraw.objectives import Objective, StepInputs
+from clipdraw.objectives import Objective, StepInputs, image_features
 from clipdraw.render import RenderPlan, render
+from clipdraw.render.fusion import has_compiled
 from clipdraw.scene import Scene
 from clipdraw.settings import REFERENCE_SIZE, DrawSettings
 
-__all__ = ["Callback", "Optimisation", "StepInfo", "over_white", "point_lr_at"]
+__all__ = [
+    "Callback",
+    "Optimisation",
+    "StepInfo",
+    "deterministic_algorithms",
+    "over_white",
+    "point_lr_at",
+]
 
 _KINDS = ("points", "stroke_width", "stroke_color", "fill_color")
-#: Runs this long let torch.compile fuse the renderer's stages (``compile_renderer=None``).
+#: Runs this long on CUDA let torch.compile fuse the renderer's stages (``compile_renderer=None``).
 COMPILE_FROM_ITERATIONS = 100
+#: What callbacks with a ``note`` method are told before a step that compiles.
+COMPILE_NOTE = "compiling the renderer (first run on this machine: ~30 s)"
 
 
 def point_lr_at(settings: DrawSettings, step: int) -> float:
@@ -49,7 +60,7 @@ def point_lr_at(settings: DrawSettings, step: int) -> float:
     return lr * scale
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepInfo:
     """What callbacks see after each step.
 
@@ -60,7 +71,9 @@ class StepInfo:
         similarities: per drawing, the mean CLIP similarity of its views to its prompts
             (``None`` without prompts).
         elapsed: seconds since the loop started.
-        optimisation: the running loop (``optimisation.scene()`` is the current drawing).
+        scene: the drawings after this step, detached and clamped (``scene[b]`` is drawing
+            ``b``).
+        settings: per drawing, its resolved settings.
     """
 
     step: int
@@ -68,10 +81,39 @@ class StepInfo:
     losses: list[float]
     similarities: list[float | None]
     elapsed: float
-    optimisation: Optimisation
+    scene: Scene
+    settings: list[DrawSettings]
 
 
+#: Called with a :class:`StepInfo` after every step. A callback object may also have a
+#: ``note(message: str)`` method: the loop calls it before a long step that reports nothing
+#: otherwise (the renderer's first compile), so that a progress bar can say why it waits.
 Callback = Callable[[StepInfo], None]
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
+    """Run the block with :func:`torch.use_deterministic_algorithms` (then restore the setting).
+
+    On the CPU this is what makes a seeded run bit-reproducible: the backward pass of indexing
+    a tensor with a tensor (``points[index]``) otherwise adds into the gradient from several
+    threads at once, in an order that changes from run to run. Memory is not filled first
+    (``fill_uninitialized_memory``): nothing here reads memory it did not write.
+    """
+    if not enabled:
+        yield
+        return
+    settings = torch.utils.deterministic  # type: ignore[attr-defined]
+    before = (torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled(),
+              settings.fill_uninitialized_memory)
+    torch.use_deterministic_algorithms(True)
+    settings.fill_uninitialized_memory = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        settings.fill_uninitialized_memory = before[2]
 
 
 def over_white(images: Tensor) -> Tensor:
@@ -91,15 +133,24 @@ class Optimisation:
     Args:
         scene: the starting scene, B canvases of one size.
         settings: per drawing, resolved settings (sharing iterations, models and views).
-        objectives: per drawing, its objectives (prepared here).
+        objectives: per drawing, its objectives.
         models: the CLIP ensemble (may be empty when no objective uses CLIP).
         generators: per drawing, its own random generator (for the augmentations).
         trainable: which paths are optimised (``False``: kept as they are).
-        compile_renderer: compile the renderer (see :func:`clipdraw.render`);
-            ``None`` does so for runs of at least ``COMPILE_FROM_ITERATIONS`` steps on CPU or
-            CUDA.
+        compile_renderer: compile the renderer (see :func:`clipdraw.render`); ``None`` does
+            so for runs of at least ``COMPILE_FROM_ITERATIONS`` steps on CUDA, never on the
+            CPU. ``True`` on the CPU trades reproducibility for speed: compiled kernels round
+            differently from eager ones and are not guaranteed to give the same bits twice.
         plan_renders: render with a :class:`~clipdraw.render.RenderPlan`, so that renders do
             not wait for the device; ``None`` does so on CUDA, where waiting costs.
+        deterministic: run each step under :func:`deterministic_algorithms`; ``None`` does so
+            on the CPU, where it makes seeded runs bit-reproducible (same machine and thread
+            count) for a few percent of the step time. CUDA lacks deterministic versions of
+            some of the renderer's operations, so CUDA runs are reproducible only to rounding.
+
+    Convention:
+        Seeded CPU runs without ``compile_renderer=True`` give the same bits every time, in
+        one process or many, with the CPU busy or idle.
 
     Shape:
         - trainable: :math:`(B, N)` bool.
@@ -116,6 +167,7 @@ class Optimisation:
         trainable: Tensor | None = None,
         compile_renderer: bool | None = None,
         plan_renders: bool | None = None,
+        deterministic: bool | None = None,
     ) -> None:
         batch = scene.batch_size
         if not len(settings) == len(objectives) == len(generators) == batch:
@@ -128,11 +180,14 @@ class Optimisation:
                     raise ValueError(f"drawings optimised together must share {name}")
         self.iterations = first.iterations
         if compile_renderer is None:
-            # Compiling costs seconds once and saves a share of every step: worth it on long runs.
+            # Compiling costs seconds once and saves a share of every step: worth it on long
+            # runs. On the CPU it would cost bit-reproducibility, which seeds promise.
             compile_renderer = (
-                self.iterations >= COMPILE_FROM_ITERATIONS and scene.device.type in ("cpu", "cuda")
+                self.iterations >= COMPILE_FROM_ITERATIONS and scene.device.type == "cuda"
             )
         self.compile_renderer = compile_renderer
+        self.deterministic = scene.device.type == "cpu" if deterministic is None \
+            else deterministic
         if plan_renders is None:
             plan_renders = scene.device.type == "cuda"
         self.render_plan = RenderPlan() if plan_renders else None
@@ -145,10 +200,6 @@ class Optimisation:
         self.uses_clip = any(o.uses_clip for objs in self.objectives for o in objs)
         if self.uses_clip and not self.models:
             raise ValueError("these objectives need a CLIP model")
-        dtype = scene.points.dtype
-        for objs in self.objectives:
-            for objective in objs:
-                objective.prepare(self.models, (scene.height, scene.width), scene.device, dtype)
         self.base = scene.detach()
         self.trainable = (
             torch.ones(batch, scene.num_paths, dtype=torch.bool, device=scene.device)
@@ -223,7 +274,7 @@ class Optimisation:
         total = canvas.new_zeros(())
         losses, sims = [], []
         for b, objs in enumerate(self.objectives):
-            inputs = StepInputs(canvas[b], [f[b] for f in features])
+            inputs = StepInputs(canvas[b], [f[b] for f in features], self.models)
             loss = sum((o.loss(inputs) for o in objs), canvas.new_zeros(()))
             total = total + loss
             losses.append(float(loss.detach()))
@@ -253,6 +304,10 @@ class Optimisation:
     # -- the loop ------------------------------------------------------------------------------
     def step(self) -> None:
         """One optimisation step over all drawings."""
+        with deterministic_algorithms(self.deterministic):
+            self._step()
+
+    def _step(self) -> None:
         states = [g.get_state() for g in self.generators]
         while True:
             self.optimiser.zero_grad(set_to_none=True)
@@ -276,10 +331,16 @@ class Optimisation:
         the drawing after the last completed step.
         """
         start = time.perf_counter()
+        if self.step_count < self.iterations and self.compile_renderer and not has_compiled():
+            for callback in callbacks:
+                note = getattr(callback, "note", None)
+                if note is not None:
+                    note(COMPILE_NOTE)
         while self.step_count < self.iterations:
             self.step()
             info = StepInfo(self.step_count, self.iterations, list(self.losses),
-                            list(self.similarities), time.perf_counter() - start, self)
+                            list(self.similarities), time.perf_counter() - start,
+                            self.scene(detach=True), list(self.settings))
             for callback in callbacks:
                 callback(info)
 
@@ -289,11 +350,11 @@ class Optimisation:
         ``similarity`` (canvas resized to each model's input) and each objective's metrics."""
         scene = self.scene(detach=True)
         canvas = self.render(scene)
-        features = [m.encode_image(m.preprocess(canvas))[:, None] for m in self.models] \
+        features = [image_features(m, canvas)[:, None] for m in self.models] \
             if self.uses_clip else []
         results = []
         for b, objs in enumerate(self.objectives):
-            inputs = StepInputs(canvas[b], [f[b] for f in features])
+            inputs = StepInputs(canvas[b], [f[b] for f in features], self.models)
             metrics: dict[str, float] = {}
             scores = [o.similarity(inputs) for o in objs if o.reports_similarity]
             if scores:

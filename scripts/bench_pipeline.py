@@ -27,7 +27,7 @@ import torch
 from clipdraw.drawing import initial_scene
 from clipdraw.models import load_clip, resolve_device
 from clipdraw.objectives import build_objectives
-from clipdraw.optimise import Optimisation
+from clipdraw.optimise import Optimisation, deterministic_algorithms
 from clipdraw.settings import DrawSettings
 
 
@@ -85,17 +85,25 @@ def bench(settings: DrawSettings, model, device: torch.device, spread: bool,
         scene = scene.replace(stroke_width=widths.to(device))
     run = Optimisation(scene, [settings], [build_objectives(settings)], [model], [generator],
                        trainable=trainable)
-    time_stages(run, device)  # warm-up
-    samples = [time_stages(run, device) for _ in range(repeats)]
+    with deterministic_algorithms(run.deterministic):  # as step() runs them
+        time_stages(run, device)  # warm-up
+        samples = [time_stages(run, device) for _ in range(repeats)]
     summary = {k: stat([s[k] for s in samples]) for k in samples[0]}
-    whole = []
+    # step() (deterministic on the CPU) interleaved with the same step without that setting,
+    # so that load on a shared machine disturbs both alike.
+    whole: dict[bool, list[float]] = {True: [], False: []}
+    default = run.deterministic
     for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        run.step()
-        _sync(device)
-        whole.append(time.perf_counter() - start)
-    return summary, stat(whole)
+        for deterministic in (default, False):
+            run.deterministic = deterministic
+            _sync(device)
+            start = time.perf_counter()
+            run.step()
+            _sync(device)
+            whole[deterministic].append(time.perf_counter() - start)
+    run.deterministic = default
+    summary["step() not deterministic"] = stat(whole[False])
+    return summary, stat(whole[default])
 
 
 def main() -> None:
@@ -117,6 +125,7 @@ def main() -> None:
     for label, spread in (("initial scene (width 2 px)", False), ("widths 2-100 px", True)):
         stages, whole = bench(settings, model, device, spread, args.repeats, stat)
         rows.append((label, stages, whole))
+    free = [s.pop("step() not deterministic") for _, s, _ in rows]
     names = list(rows[0][1])
     width = max(len(n) for n in names + ["non-CLIP share"]) + 2
     print("stage".ljust(width) + "".join(f"{label:>30}" for label, _, _ in rows))
@@ -124,6 +133,8 @@ def main() -> None:
         print(name.ljust(width) + "".join(f"{s[name] * 1000:27.1f} ms" for _, s, _ in rows))
     print("sum".ljust(width) + "".join(f"{sum(s.values()) * 1000:27.1f} ms" for _, s, _ in rows))
     print("step() uncut".ljust(width) + "".join(f"{w * 1000:27.1f} ms" for _, _, w in rows))
+    print("step() / same, not determ.".ljust(width)
+          + "".join(f"{w / f:30.3f}" for (_, _, w), f in zip(rows, free)))
     shares = []
     for _, s, _ in rows:
         clip = s["CLIP fwd"] + s["CLIP bwd"]

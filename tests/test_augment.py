@@ -1,6 +1,9 @@
 """Augmentations: perspective + resized crop as one homography, white fill, per-drawing seeds."""
 
+import pytest
 import torch
+from kornia.augmentation.random_generator import PerspectiveGenerator, ResizedCropGenerator
+from kornia.geometry.transform import get_perspective_transform
 
 from clipdraw.augment import augment, sample_views
 
@@ -31,7 +34,7 @@ def test_perspective_moves_each_corner_inwards_by_at_most_half_the_distortion():
     corners = torch.tensor([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]],
                            dtype=torch.float64)
     moved = _apply(views, corners)
-    limit = torch.tensor([(width - 1), (height - 1)], dtype=torch.float64) * distortion / 2
+    limit = torch.tensor([width, height], dtype=torch.float64) * distortion / 2  # kornia's
     inwards = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=torch.float64)
     offset = (moved - corners) * inwards
     assert offset.min() >= -1e-6 and (offset <= limit + 1e-6).all()
@@ -44,10 +47,47 @@ def test_crops_cover_seventy_to_ninety_percent_of_the_canvas():
     box = _apply(torch.linalg.inv(views), out_corners)
     w = box[:, 1, 0] - box[:, 0, 0] + 1
     h = box[:, 2, 1] - box[:, 1, 1] + 1
-    area = w * h / 64**2
-    assert area.min() >= 0.7 - 1e-6 and area.max() <= 0.9 + 1e-6
-    assert (w / h).min() >= 3 / 4 - 1e-6 and (w / h).max() <= 4 / 3 + 1e-6
-    assert box[..., 0].min() >= -1e-6 and box[..., 0].max() <= 63 + 1e-6
+    assert torch.allclose(w, w.round(), atol=1e-6) and torch.allclose(h, h.round(), atol=1e-6)
+    assert torch.allclose(box, box.round(), atol=1e-6)  # whole-pixel crops, as kornia's
+    # Sizes are rounded to whole pixels: the area and ratio ranges hold to half a pixel a side.
+    low, high = (0.7**0.5 * 64 - 0.5) ** 2, (0.9**0.5 * 64 + 0.5) ** 2
+    assert (w * h).min() >= low and (w * h).max() <= high
+    assert (w * h).min() < 0.72 * 64**2 and (w * h).max() > 0.88 * 64**2
+    assert (w / h).min() >= 3 / 4 * 63 / 64 and (w / h).max() <= 4 / 3 * 64 / 63
+    assert box[..., 0].min() >= 0 and box[..., 0].max() <= 63 + 1e-6
+
+
+def _kornias_views(seed, count, height, width, size, distortion, crop_scale, ratio):
+    """The same views drawn by kornia's own generators (float64, the global generator seeded)."""
+    f64 = torch.float64
+    perspective = PerspectiveGenerator(torch.tensor(distortion, dtype=f64))
+    crop = ResizedCropGenerator(size, torch.tensor(crop_scale, dtype=f64),
+                                torch.tensor(ratio, dtype=f64))
+    for generator in (perspective, crop):
+        generator.set_rng_device_and_dtype(torch.device("cpu"), f64)
+    state = torch.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        moved = perspective((count, 3, height, width))
+        box = crop((count, 3, height, width))
+    finally:
+        torch.set_rng_state(state)
+    return (get_perspective_transform(box["src"], box["dst"])
+            @ get_perspective_transform(moved["start_points"], moved["end_points"]))
+
+
+@pytest.mark.parametrize("seed, count, height, width, size, distortion, crop_scale, ratio", [
+    (0, 6, 224, 224, (32, 32), 0.5, (0.7, 0.9), (3 / 4, 4 / 3)),
+    (3, 5, 40, 90, (24, 30), 0.8, (0.5, 1.0), (3 / 4, 4 / 3)),
+    (7, 8, 64, 48, (16, 16), 0.2, (0.95, 1.0), (2.0, 3.0)),  # ratio off the canvas's: fallback
+])
+def test_views_are_drawn_exactly_as_kornias_generators_draw_them(
+    seed, count, height, width, size, distortion, crop_scale, ratio
+):
+    ours = sample_views(torch.Generator().manual_seed(seed), count, height, width, size,
+                        distortion=distortion, crop_scale=crop_scale, ratio=ratio)
+    kornias = _kornias_views(seed, count, height, width, size, distortion, crop_scale, ratio)
+    assert torch.equal(ours, kornias)
 
 
 def test_pixels_from_outside_the_canvas_are_white():

@@ -1,22 +1,30 @@
 """The optimisation loop: learning-rate schedule, clamps, frozen paths, callbacks, batching."""
 
+import logging
+import warnings
+
 import pytest
 import torch
 from helpers import tiny_settings
+from PIL import Image
 
+from clipdraw import optimise
 from clipdraw.initialise import random_scene
 from clipdraw.objectives import build_objectives
-from clipdraw.optimise import Optimisation, point_lr_at
+from clipdraw.optimise import COMPILE_FROM_ITERATIONS, Optimisation, point_lr_at
+from clipdraw.render import fusion
+from clipdraw.render.fusion import _quiet_cuda_home
 from clipdraw.render.plan import Sizes
 from clipdraw.scene import Scene
 from clipdraw.settings import DrawSettings
 
 
-def _optimisation(settings_list, models, trainable=None, plan_renders=None):
+def _optimisation(settings_list, models, trainable=None, plan_renders=None, **options):
     generators = [torch.Generator().manual_seed(s.seed) for s in settings_list]
     scene = Scene.concat([random_scene(s, g) for s, g in zip(settings_list, generators)])
     return Optimisation(scene, settings_list, [build_objectives(s) for s in settings_list],
-                        models, generators, trainable=trainable, plan_renders=plan_renders)
+                        models, generators, trainable=trainable, plan_renders=plan_renders,
+                        **options)
 
 
 def test_point_learning_rate_follows_the_papers_schedule():
@@ -131,3 +139,80 @@ def test_planned_renders_draw_what_measured_renders_draw(tiny_clip, monkeypatch)
     for field in ("points", "stroke_width", "stroke_color"):
         torch.testing.assert_close(getattr(planned.scene(detach=True), field),
                                    getattr(measured.scene(detach=True), field))
+
+
+def test_a_clip_guided_run_raises_the_similarity_to_its_prompt(tiny_clip):
+    settings = tiny_settings("m", iterations=30, paths=16, num_augs=4)
+    run = _optimisation([settings], [tiny_clip])
+    before = run.evaluate()[0]["similarity"]
+    run.run()
+    after = run.evaluate()[0]["similarity"]
+    assert after > before + 0.05  # measured: -0.157 -> -0.060
+
+
+def test_callbacks_get_the_detached_scene_and_settings_not_the_loop(tiny_clip):
+    settings = tiny_settings("m", iterations=2)
+    run = _optimisation([settings, settings.replace(seed=2)], [tiny_clip])
+    infos = []
+    run.run([infos.append])
+    last = infos[-1]
+    assert not hasattr(last, "optimisation")
+    assert last.scene.batch_size == 2 and not last.scene.points.requires_grad
+    assert torch.equal(last.scene.points, run.scene(detach=True).points)
+    assert [s.seed for s in last.settings] == [0, 2]
+
+
+def test_cpu_steps_run_deterministically_and_restore_the_global_setting(tiny_clip):
+    run = _optimisation([tiny_settings("m", iterations=1)], [tiny_clip])
+    seen = []
+    original = run._step
+    run._step = lambda: seen.append(torch.are_deterministic_algorithms_enabled()) or original()
+    assert run.deterministic and not torch.are_deterministic_algorithms_enabled()
+    run.run()
+    assert seen == [True] and not torch.are_deterministic_algorithms_enabled()
+
+
+def test_the_renderer_is_compiled_only_when_asked_on_the_cpu(tiny_clip):
+    long_run = tiny_settings("m", iterations=COMPILE_FROM_ITERATIONS)
+    assert not _optimisation([long_run], [tiny_clip]).compile_renderer
+
+
+def test_torchs_no_cuda_runtime_warning_is_dropped_while_compiling(caplog):
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    with caplog.at_level(logging.WARNING, logger=logger.name), _quiet_cuda_home():
+        logger.warning("No CUDA runtime is found, using CUDA_HOME='%s'", "/usr/local")
+        logger.warning("something else")
+    assert [r.getMessage() for r in caplog.records] == ["something else"]
+
+
+@pytest.mark.slow
+def test_the_compiled_optimisation_path_draws_what_the_eager_one_draws(tmp_path, monkeypatch):
+    """Slow (a first compile, about 30 s): the path runs of >= 100 steps take on CUDA."""
+    target = tmp_path / "target.png"
+    pixels = torch.linspace(0, 255, 24 * 24 * 3).reshape(24, 24, 3).to(torch.uint8).numpy()
+    Image.fromarray(pixels).save(target)
+    settings = DrawSettings(target=str(target), width=24, height=24, paths=6, iterations=4,
+                            seed=1)
+    monkeypatch.setattr(optimise, "has_compiled", lambda: False)
+    eager = _optimisation([settings], [], compile_renderer=False)
+    eager.run()
+    compiled = _optimisation([settings], [], compile_renderer=True)
+    events = []
+
+    class Recorder:
+        def note(self, message):
+            events.append(message)
+
+        def __call__(self, info):
+            events.append(info.step)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled.run([Recorder()])
+    # A compile failure would fall back to the eager code with this warning.
+    assert not [w for w in caught if "torch.compile failed" in str(w.message)]
+    assert events == [optimise.COMPILE_NOTE, 1, 2, 3, 4]
+    assert fusion.has_compiled()
+    torch.testing.assert_close(compiled.scene(detach=True).points,
+                               eager.scene(detach=True).points, atol=1e-3, rtol=0)
+    assert compiled.losses == pytest.approx(eager.losses, rel=1e-3)

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import torch
 
-__all__ = ["fused"]
+__all__ = ["fused", "has_compiled"]
 
 Function = TypeVar("Function", bound=Callable)
+
+#: Where torch says "No CUDA runtime is found" on a CPU-only machine, the first time it compiles.
+_CUDA_HOME_LOGGER = "torch.utils.cpp_extension"
 
 
 def fused(function: Function, compiled: bool) -> Function:
     """``function`` compiled by :func:`torch.compile` when ``compiled``, else itself.
 
     Compilation failures (no C++ compiler, an unsupported platform) fall back to ``function``
-    with a warning: the pixels are the same either way, only slower.
+    with a warning: the pixels agree to float rounding either way, only slower. Compiled kernels
+    round differently from eager ones, so a compiled render may differ in the last bits.
     """
     if not compiled:
         return function
@@ -26,7 +32,8 @@ def fused(function: Function, compiled: bool) -> Function:
     @functools.wraps(function)
     def call(*args):
         try:
-            return _compile(function)(*args)
+            with _quiet_cuda_home():
+                return _compile(function)(*args)
         except Exception as error:
             warnings.warn(f"torch.compile failed ({error}); rendering without it", stacklevel=2)
             return function(*args)
@@ -34,6 +41,29 @@ def fused(function: Function, compiled: bool) -> Function:
     return call  # type: ignore[return-value]
 
 
+def has_compiled() -> bool:
+    """Whether this process has compiled a renderer stage already (later compiles are short)."""
+    return _compile.cache_info().currsize > 0
+
+
 @functools.cache
 def _compile(function: Callable) -> Callable:
     return torch.compile(function, dynamic=True)
+
+
+class _DropNoCudaRuntime(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No CUDA runtime is found")
+
+
+@contextlib.contextmanager
+def _quiet_cuda_home() -> Iterator[None]:
+    """Drop torch's "No CUDA runtime is found" warning, which compiling on a CPU-only machine
+    prints in the middle of the progress bar and which says nothing about the CPU run."""
+    logger = logging.getLogger(_CUDA_HOME_LOGGER)
+    quiet = _DropNoCudaRuntime()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
