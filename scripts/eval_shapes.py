@@ -150,7 +150,10 @@ def figures(judge: ClipModel, images: Tensor, own: Sequence[int]) -> dict[str, o
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--judge", type=Path, required=True, help="the judge's NAME.json")
+    parser.add_argument("--judge", type=Path, default=None,
+                        help="the judge's NAME.json (without it: draw, and print colours only)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="drawings saved here by an earlier run are judged instead of redrawn")
     parser.add_argument("--model", type=Path, default=SHIPPED, help="the guiding model's JSON")
     parser.add_argument("--iterations", type=int, default=SETTINGS.iterations)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -158,20 +161,32 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="save the drawings here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model, judge = load_model(args.model), load_model(args.judge)
     settings = [SETTINGS.replace(prompts=(p,), seed=s, iterations=args.iterations,
                                  models=(str(args.model),))
                 for s in args.seeds for p in PROMPTS]
     own = [i for _ in args.seeds for i in range(len(PROMPTS))]
-    start = time.time()
-    drawings = draw_batch(settings, device="cpu", clip_models=[model])
-    seconds = time.time() - start
-    drawn = over_white(torch.stack([d.render() for d in drawings]))
+    drawings: list = []
+    if args.cache is not None and args.cache.is_file():
+        saved = torch.load(args.cache, weights_only=True)
+        drawn, seconds = saved["drawn"], float(saved["seconds"])
+    else:
+        start = time.time()
+        drawings = draw_batch(settings, device="cpu", clip_models=[load_model(args.model)])
+        seconds = time.time() - start
+        drawn = over_white(torch.stack([d.render() for d in drawings]))
+        if args.cache is not None:
+            torch.save({"drawn": drawn, "seconds": seconds}, args.cache)
     starts = []
     for s in settings:
         scene, _ = initial_scene(s.resolved(), torch.Generator().manual_seed(s.seed),
                                  torch.device("cpu"), torch.float32)
         starts.append(over_white(render(scene))[0])
+    if args.judge is None:
+        colours = [dominant_colour(image) for image in drawn]
+        right = sum(c == PAIRS[o][0] for c, o in zip(colours, own)) / len(own)
+        print(f"colour correct {right:.2f} ({len(drawn)} drawings in {seconds:.0f} s): {colours}")
+        return
+    judge = load_model(args.judge)
     result = {
         "settings": {k: v for k, v in SETTINGS.replace(iterations=args.iterations).to_dict()
                      .items() if k in ("width", "height", "paths", "iterations", "num_augs")},
@@ -186,7 +201,7 @@ def main() -> None:
               f"colour correct {f['colour_correct']:.2f}  both below 6th: "
               f"{', '.join(f['both_below_6th']) or 'none'}")
     print(f"(chance: R-precision {1 / len(PROMPTS):.2f}, mean rank {(len(PROMPTS) + 1) / 2:.1f}; "
-          f"{len(drawings)} drawings in {seconds:.0f} s)")
+          f"{len(drawn)} drawings in {seconds:.0f} s)")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         for drawing, s in zip(drawings, settings):
