@@ -94,13 +94,14 @@ def append_paths(first: Scene, second: Scene) -> Scene:
     def pad_points(points: Tensor) -> Tensor:
         return torch.nn.functional.pad(points, (0, 0, 0, slots - points.shape[2]))
 
-    offset = first.shape.amax(dim=1, keepdim=True) + 1 if first.num_paths else 0
+    offset = first.compound.amax(dim=1, keepdim=True) + 1 if first.num_paths else 0
     joined = {}
     for name in ("num_segments", "closed", "stroke_width", "stroke_color", "fill_color",
                  "stroked", "filled", "fill_rule", "linecap"):
         joined[name] = torch.cat([getattr(first, name), getattr(second, name)], dim=1)
     return first.replace(
         points=torch.cat([pad_points(first.points), pad_points(second.points)], dim=1),
-        shape=torch.cat([first.shape, second.shape - second.shape[:, :1] + offset], dim=1),
+        compound=torch.cat([first.compound, second.compound - second.compound[:, :1] + offset],
+                           dim=1),
         **joined,
     )

@@ -296,9 +296,11 @@ class PixelTarget(Objective):
 
 def build_objectives(settings: DrawSettings) -> list[Objective]:
     """The objectives a drawing's settings ask for (images are opened to check them)."""
-    weights = settings.prompt_weights or (1.0,) * len(settings.prompts)
-    objectives: list[Objective] = [TextPrompt(p, w) for p, w in zip(settings.prompts, weights)]
-    objectives += [NegativePrompt(p, settings.negative_weight) for p in settings.negatives]
+    resolved = settings.resolved()  # one weight per prompt and negative, classic ones included
+    objectives: list[Objective] = [
+        TextPrompt(p, w) for p, w in zip(resolved.prompts, resolved.prompt_weights)]
+    objectives += [NegativePrompt(p, w)
+                   for p, w in zip(resolved.negatives, resolved.negative_weights)]
     if settings.image_prompt is not None:
         objectives.append(ImagePrompt(settings.image_prompt, settings.image_prompt_weight))
     if settings.target is not None:

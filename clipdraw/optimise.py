@@ -27,7 +27,7 @@ from torch import Tensor
 from clipdraw.augment import augment, sample_views
 from clipdraw.models import ClipModel
 from clipdraw.objectives import Objective, StepInputs, image_features
-from clipdraw.render import RenderPlan, render
+from clipdraw.render import WHITE, RenderPlan, over, render
 from clipdraw.render.fusion import has_compiled
 from clipdraw.scene import Scene
 from clipdraw.settings import REFERENCE_SIZE, DrawSettings
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 _KINDS = ("points", "stroke_width", "stroke_color", "fill_color")
-#: Runs this long on CUDA let torch.compile fuse the renderer's stages (``compile_renderer=None``).
+#: Runs this long on CUDA let torch.compile fuse the renderer's stages (``compile=None``).
 COMPILE_FROM_ITERATIONS = 100
 #: What callbacks with a ``note`` method are told before a step that compiles.
 COMPILE_NOTE = "compiling the renderer (first run on this machine: ~30 s)"
@@ -123,8 +123,7 @@ def over_white(images: Tensor) -> Tensor:
         - images: :math:`(B, 4, H, W)`
         - Output: :math:`(B, 3, H, W)`
     """
-    alpha = images[:, 3:]
-    return images[:, :3] * alpha + (1 - alpha)
+    return over(images, WHITE)[:, :3]
 
 
 class Optimisation:
@@ -137,7 +136,7 @@ class Optimisation:
         models: the CLIP ensemble (may be empty when no objective uses CLIP).
         generators: per drawing, its own random generator (for the augmentations).
         trainable: which paths are optimised (``False``: kept as they are).
-        compile_renderer: compile the renderer (see :func:`clipdraw.render`); ``None`` does
+        compile: compile the renderer (see :func:`clipdraw.render`); ``None`` does
             so for runs of at least ``COMPILE_FROM_ITERATIONS`` steps on CUDA, never on the
             CPU. ``True`` on the CPU trades reproducibility for speed: compiled kernels round
             differently from eager ones and are not guaranteed to give the same bits twice.
@@ -149,7 +148,7 @@ class Optimisation:
             some of the renderer's operations, so CUDA runs are reproducible only to rounding.
 
     Convention:
-        Seeded CPU runs without ``compile_renderer=True`` give the same bits every time, in
+        Seeded CPU runs without ``compile=True`` give the same bits every time, in
         one process or many, with the CPU busy or idle.
 
     Shape:
@@ -165,7 +164,7 @@ class Optimisation:
         generators: Sequence[torch.Generator],
         *,
         trainable: Tensor | None = None,
-        compile_renderer: bool | None = None,
+        compile: bool | None = None,
         plan_renders: bool | None = None,
         deterministic: bool | None = None,
     ) -> None:
@@ -179,13 +178,13 @@ class Optimisation:
                 if getattr(s, name) != getattr(first, name):
                     raise ValueError(f"drawings optimised together must share {name}")
         self.iterations = first.iterations
-        if compile_renderer is None:
+        if compile is None:
             # Compiling costs seconds once and saves a share of every step: worth it on long
             # runs. On the CPU it would cost bit-reproducibility, which seeds promise.
-            compile_renderer = (
+            compile = (
                 self.iterations >= COMPILE_FROM_ITERATIONS and scene.device.type == "cuda"
             )
-        self.compile_renderer = compile_renderer
+        self.compile = compile
         self.deterministic = scene.device.type == "cpu" if deterministic is None \
             else deterministic
         if plan_renders is None:
@@ -239,7 +238,7 @@ class Optimisation:
 
     def render(self, scene: Scene) -> Tensor:
         """RGB canvases over white, shape :math:`(B, 3, H, W)`."""
-        return over_white(render(scene, compile=self.compile_renderer, plan=self.render_plan))
+        return over_white(render(scene, compile=self.compile, plan=self.render_plan))
 
     def views(self, model: ClipModel) -> Tensor:
         """This step's views for ``model``, each drawing's from its own generator.
@@ -331,7 +330,7 @@ class Optimisation:
         the drawing after the last completed step.
         """
         start = time.perf_counter()
-        if self.step_count < self.iterations and self.compile_renderer and not has_compiled():
+        if self.step_count < self.iterations and self.compile and not has_compiled():
             for callback in callbacks:
                 note = getattr(callback, "note", None)
                 if note is not None:

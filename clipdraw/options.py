@@ -562,7 +562,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("clip_weights", _file, "Local checkpoint loaded into the model (no download).",
            flags=("--clip-weights",), columns=("weights",)),
     Option("seed", Number(integer=True, minimum=0, maximum=_MAX_SEED),
-           "Seed of the drawing: the same seed, settings and device give the same SVG.",
+           "Seed of the drawing: the same seed, settings and device give the same SVG (on a "
+           "CPU, bit for bit).",
            flags=("--seed",)),
     Option("init_svg", _file, "Start from the paths of this SVG, on its canvas unless --size.",
            flags=("--init",), columns=("init",)),

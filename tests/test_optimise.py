@@ -174,7 +174,7 @@ def test_cpu_steps_run_deterministically_and_restore_the_global_setting(tiny_cli
 
 def test_the_renderer_is_compiled_only_when_asked_on_the_cpu(tiny_clip):
     long_run = tiny_settings("m", iterations=COMPILE_FROM_ITERATIONS)
-    assert not _optimisation([long_run], [tiny_clip]).compile_renderer
+    assert not _optimisation([long_run], [tiny_clip]).compile
 
 
 def test_torchs_no_cuda_runtime_warning_is_dropped_while_compiling(caplog):
@@ -194,9 +194,9 @@ def test_the_compiled_optimisation_path_draws_what_the_eager_one_draws(tmp_path,
     settings = DrawSettings(target=str(target), width=24, height=24, paths=6, iterations=4,
                             seed=1)
     monkeypatch.setattr(optimise, "has_compiled", lambda: False)
-    eager = _optimisation([settings], [], compile_renderer=False)
+    eager = _optimisation([settings], [], compile=False)
     eager.run()
-    compiled = _optimisation([settings], [], compile_renderer=True)
+    compiled = _optimisation([settings], [], compile=True)
     events = []
 
     class Recorder:

@@ -42,6 +42,8 @@ from clipdraw.batch.manifest import MANIFEST_NAME, Manifest, entry_is_complete, 
 from clipdraw.batch.rows import Job, Row, expand_jobs, row_from_mapping
 from clipdraw.drawing import Drawing
 from clipdraw.io import WriteFailed, json_safe, remove_temporaries
+from clipdraw.objectives import similarity
+from clipdraw.optimise import over_white
 from clipdraw.settings import DrawSettings
 
 __all__ = [
@@ -649,11 +651,8 @@ class Judge:
                 continue
             pixels = image.to(self.clip.device, torch.float32)[None]
             if pixels.shape[1] == 4:
-                alpha = pixels[:, 3:]
-                pixels = pixels[:, :3] * alpha + (1 - alpha)
-            features = self.clip.encode_image(self.clip.preprocess(pixels))
-            texts = self.clip.encode_text(list(setting.prompts))
-            scores.append(float((features @ texts.T).mean()))
+                pixels = over_white(pixels)
+            scores.append(float(similarity(self.clip, pixels, setting.prompts)[0]))
         return scores
 
 

@@ -40,7 +40,9 @@ def render(
             backend): about twice as fast per call on wide strokes, but the first call in a
             process compiles (about 30 s the first time on a machine, 5 s once torch has cached
             the kernels): worth it for an optimisation of hundreds of steps, not for one
-            picture. Falls back to eager code, with a warning, where compilation fails.
+            picture. Compiled kernels round differently from eager ones and from run to run,
+            so optimisations turn it on by themselves on CUDA only. Falls back to eager code,
+            with a warning, where compilation fails.
         plan: capacities shared by the renders of one optimisation (torch backend), so that
             on a GPU they never wait for the device; see :class:`RenderPlan`. Check
             ``plan.fits()`` after each render and render again when it is ``False``.

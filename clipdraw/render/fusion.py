@@ -19,14 +19,14 @@ Function = TypeVar("Function", bound=Callable)
 _CUDA_HOME_LOGGER = "torch.utils.cpp_extension"
 
 
-def fused(function: Function, compiled: bool) -> Function:
-    """``function`` compiled by :func:`torch.compile` when ``compiled``, else itself.
+def fused(function: Function, compile: bool) -> Function:
+    """``function`` compiled by :func:`torch.compile` when ``compile``, else itself.
 
     Compilation failures (no C++ compiler, an unsupported platform) fall back to ``function``
     with a warning: the pixels agree to float rounding either way, only slower. Compiled kernels
     round differently from eager ones, so a compiled render may differ in the last bits.
     """
-    if not compiled:
+    if not compile:
         return function
 
     @functools.wraps(function)

@@ -483,7 +483,7 @@ def _current_scene(info: Any) -> Any:
     scene_of = getattr(info, "scene", None)
     if callable(scene_of):
         return scene_of(0)
-    return info.optimisation.scene(detach=True)[0]
+    return info.scene[0]
 
 
 def similarity_table(models: Sequence[Any], prompts: Sequence[str], images: Sequence[Any]
