@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 #: A small random CLIP (as in the tests): fast on a CPU, no download.
@@ -42,24 +39,6 @@ def default_model(folder: Path) -> tuple[str, str | None, str]:
     return str(path), None, "a tiny random CLIP"
 
 
-def serve(config):
-    import uvicorn
-
-    from clipdraw.studio import create_app
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning",
-                                           timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise SystemExit("the studio did not start")
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="CLIP model spec (default: shapes, else a tiny random)")
@@ -71,42 +50,38 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from clipdraw.studio import StudioConfig
+    from clipdraw.studio.serve import serve_in_thread
 
     work = Path(tempfile.mkdtemp(prefix="studio_shot_"))
     spec, pretrained, words = (args.model, args.pretrained, args.model) if args.model else \
         default_model(work)
     config = StudioConfig(folder=work / "session", models=(spec,), pretrained=pretrained,
                           device="cpu")
-    server, thread, url = serve(config)
-    try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                str(work / "profile"), executable_path=CHROMIUM, headless=True,
-                args=LAUNCH_FLAGS, viewport={"width": 1100, "height": 860})
-            context.set_default_timeout(600_000)
-            page = context.new_page()
-            page.goto(url + "/?prompt=a+blue+square&size=64&paths=12&iterations=6&num_augs=2"
-                            "&autostart=1")
-            page.wait_for_function(
-                "document.querySelector('#stat-status').textContent === 'done'")
-            page.goto(url + "/")
-            page.wait_for_selector("body[data-ready='1']")
-            page.fill("#opt-prompts", "a red circle\na yellow star::0.5")
-            page.fill("#opt-size", "96")
-            page.fill("#opt-paths", "24")
-            page.fill("#opt-iterations", "90")
-            page.fill("#opt-seed", "3")
-            page.click("#start")
-            page.wait_for_function(
-                f"parseInt(document.querySelector('#stat-step').textContent) >= {args.steps}")
-            page.evaluate("window.scrollTo(0, 0)")
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(args.out))
-            page.click("#stop")
-            context.close()
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_in_thread(config) as url, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(work / "profile"), executable_path=CHROMIUM, headless=True,
+            args=LAUNCH_FLAGS, viewport={"width": 1100, "height": 860})
+        context.set_default_timeout(600_000)
+        page = context.new_page()
+        page.goto(url + "/?prompt=a+blue+square&size=64&paths=12&iterations=6&num_augs=2"
+                        "&autostart=1")
+        page.wait_for_function(
+            "document.querySelector('#stat-status').textContent === 'done'")
+        page.goto(url + "/")
+        page.wait_for_selector("body[data-ready='1']")
+        page.fill("#opt-prompts", "a red circle\na yellow star::0.5")
+        page.fill("#opt-size", "96")
+        page.fill("#opt-paths", "24")
+        page.fill("#opt-iterations", "90")
+        page.fill("#opt-seed", "3")
+        page.click("#start")
+        page.wait_for_function(
+            f"parseInt(document.querySelector('#stat-step').textContent) >= {args.steps}")
+        page.evaluate("window.scrollTo(0, 0)")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(args.out))
+        page.click("#stop")
+        context.close()
     print(f"wrote {args.out} (model: {words})")
 
 

@@ -4,8 +4,6 @@ against a studio served by uvicorn with the tiny model (skipped without chromium
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -23,7 +21,8 @@ if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
 sync_api = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 
-from clipdraw.studio import StudioConfig, create_app  # noqa: E402
+from clipdraw.studio import StudioConfig  # noqa: E402
+from clipdraw.studio.serve import serve_in_thread  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +31,8 @@ def studio_url(tiny_clip_config, tmp_path_factory):
     config = StudioConfig(folder=tmp_path_factory.mktemp("browser_session"),
                           models=(str(tiny_clip_config),), pretrained=None, device="cpu",
                           max_upload_bytes=UPLOAD_LIMIT)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning",
-                                           timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the studio never started"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(30)
+    with serve_in_thread(config) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
