@@ -222,19 +222,22 @@ class Optimisation:
         """The current drawing; ``detach=True`` also clamps it (valid even mid-step)."""
         fields = {k: torch.stack(self.params[k]) for k in _KINDS}
         if detach:
-            fields = {k: v.detach() for k, v in fields.items()}
-            width = fields["stroke_width"]
-            low, high = (
-                torch.tensor([getattr(s, name) for s in self.settings], device=width.device,
-                             dtype=width.dtype)[:, None]
-                for name in ("min_width", "max_width")
-            )
-            fields["stroke_width"] = torch.where(
-                self.trainable, fields["stroke_width"].clamp(low, high), fields["stroke_width"]
-            )
-            fields["stroke_color"] = fields["stroke_color"].clamp(0, 1)
-            fields["fill_color"] = fields["fill_color"].clamp(0, 1)
+            fields = self.clamped({k: v.detach() for k, v in fields.items()})
         return self.base.replace(**fields)
+
+    def clamped(self, fields: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``fields`` with the widths of trainable paths in ``[min_width, max_width]`` and the
+        colours in ``[0, 1]``: the one clamp, after each step and on every snapshot."""
+        width = fields["stroke_width"]
+        low, high = (
+            torch.tensor([getattr(s, name) for s in self.settings], device=width.device,
+                         dtype=width.dtype)[:, None]
+            for name in ("min_width", "max_width")
+        )
+        return {**fields,
+                "stroke_width": torch.where(self.trainable, width.clamp(low, high), width),
+                "stroke_color": fields["stroke_color"].clamp(0, 1),
+                "fill_color": fields["fill_color"].clamp(0, 1)}
 
     def render(self, scene: Scene) -> Tensor:
         """RGB canvases over white, shape :math:`(B, 3, H, W)`."""
@@ -293,12 +296,11 @@ class Optimisation:
                 param.grad[frozen] = 0
         self.optimiser.step()
         with torch.no_grad():
-            for b, s in enumerate(self.settings):
-                width = self.params["stroke_width"][b]
-                mask = self.trainable[b]
-                width[mask] = width[mask].clamp(s.min_width, s.max_width)
-                self.params["stroke_color"][b].clamp_(0, 1)
-                self.params["fill_color"][b].clamp_(0, 1)
+            kinds = ("stroke_width", "stroke_color", "fill_color")
+            clamped = self.clamped({k: torch.stack(self.params[k]) for k in kinds})
+            for kind in kinds:
+                for param, value in zip(self.params[kind], clamped[kind]):
+                    param.copy_(value)
 
     # -- the loop ------------------------------------------------------------------------------
     def step(self) -> None:

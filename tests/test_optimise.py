@@ -2,6 +2,7 @@
 
 import logging
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from clipdraw.render.plan import Sizes
 from clipdraw.scene import Scene
 from clipdraw.settings import DrawSettings
 
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 def _optimisation(settings_list, models, trainable=None, plan_renders=None, **options):
     generators = [torch.Generator().manual_seed(s.seed) for s in settings_list]
@@ -216,3 +218,18 @@ def test_the_compiled_optimisation_path_draws_what_the_eager_one_draws(tmp_path,
     torch.testing.assert_close(compiled.scene(detach=True).points,
                                eager.scene(detach=True).points, atol=1e-3, rtol=0)
     assert compiled.losses == pytest.approx(eager.losses, rel=1e-3)
+
+
+def test_a_snapshot_mid_step_and_the_parameters_after_a_step_are_clamped():
+    s = DrawSettings(target=str(ASSETS / "astronaut_48.png"), width=24, height=24, paths=4,
+                     iterations=2, min_width=2.0, max_width=5.0)
+    optimisation = _optimisation([s], [])
+    with torch.no_grad():  # as Adam may leave them mid-step, before the clamp
+        optimisation.params["stroke_width"][0].fill_(50.0)
+        optimisation.params["stroke_color"][0].fill_(1.5)
+    snapshot = optimisation.scene(detach=True)
+    assert float(snapshot.stroke_width.max()) == 5.0
+    assert float(snapshot.stroke_color.max()) == 1.0
+    optimisation.apply_step()  # no gradients: Adam moves nothing, the clamp still runs
+    assert float(optimisation.params["stroke_width"][0].max()) <= 5.0
+    assert float(optimisation.params["stroke_color"][0].max()) <= 1.0
