@@ -175,3 +175,15 @@ def test_draw_takes_model_specs_as_a_setting_beside_loaded_models(tiny_clip_conf
                    height=32, paths=4, iterations=2, num_augs=2, device="cpu")
     assert drawing.settings.models == (str(tiny_clip_config),)
     assert drawing.metrics["steps"] == 2
+
+
+def test_an_init_svg_drawn_on_another_canvas_is_rescaled_points_and_widths(tmp_path, tiny_clip):
+    (tmp_path / "wide.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="60" height="30">'
+        '<path d="M5 5 L55 25" stroke="black" stroke-width="3" stroke-linejoin="round"/></svg>')
+    drawing = draw("a line", init_svg=str(tmp_path / "wide.svg"), width=120, height=60,
+                   freeze_init=True, paths=1, iterations=1, num_augs=2, device="cpu",
+                   clip_models=[tiny_clip])
+    start = drawing.scene.points[0, 0, 0]
+    assert start.tolist() == pytest.approx([10.0, 10.0], abs=1e-4)
+    assert float(drawing.scene.stroke_width[0, 0]) == pytest.approx(6.0, abs=1e-4)
