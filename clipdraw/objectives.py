@@ -24,6 +24,7 @@ from PIL import Image
 from torch import Tensor
 
 from clipdraw.models import ClipModel
+from clipdraw.render import over
 from clipdraw.settings import DrawSettings
 
 __all__ = [
@@ -57,7 +58,7 @@ def load_image(
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read image {os.fspath(path)!r}: {error}") from None
     image = torch.from_numpy(rgba).permute(2, 0, 1)
-    rgb = image[:3] * image[3:] + background * (1 - image[3:])
+    rgb = over(image, (background,) * 3 + (1.0,))[:3]
     return rgb if size is None else resize_image(rgb, size)
 
 
