@@ -18,7 +18,6 @@ one union. (``shape`` always means a tensor's shape.)
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -132,12 +131,10 @@ class Scene:
         linecap: Tensor | LineCap = LineCap.ROUND,
         compound: Tensor | None = None,
         background: Tensor | Sequence[float] | None = (1.0, 1.0, 1.0, 1.0),
-        shape: Tensor | None = None,
     ) -> Scene:
         """Build a scene, broadcasting scalars; a path is stroked iff a stroke colour is given
         and filled iff a fill colour is given. A missing batch dimension is added. Each path
-        is its own compound shape unless ``compound`` says otherwise (``shape`` is its old
-        name, kept until every caller says ``compound``).
+        is its own compound shape unless ``compound`` says otherwise.
 
         Shape:
             - points: :math:`(B, N, P, 2)` or :math:`(N, P, 2)`
@@ -171,8 +168,6 @@ class Scene:
         background = torch.as_tensor(background, device=device, dtype=dtype)
         if background.dim() == 1:
             background = background.expand(batch, 4)
-        if compound is None:
-            compound = shape
         if compound is None:
             compound = torch.arange(paths, device=device)
         return cls(
@@ -210,15 +205,8 @@ class Scene:
     def device(self) -> torch.device:
         return self.points.device
 
-    @property
-    def shape(self) -> Tensor:
-        """Old name of :attr:`compound`, kept until every caller says ``compound``."""
-        return self.compound
-
     def replace(self, **changes) -> Scene:
         """A copy with some fields replaced (tensors are shared, not cloned)."""
-        if "shape" in changes:  # the old name of ``compound``
-            changes["compound"] = changes.pop("shape")
         return dataclasses.replace(self, **changes)
 
     def map_tensors(self, fn) -> Scene:
@@ -358,19 +346,3 @@ class Scene:
              "compound must be non-decreasing along the paths"),
         ]
 
-
-def _accepting_shape(init):
-    """``Scene(...)`` that still takes ``shape=``, the old name of ``compound``."""
-
-    @functools.wraps(init)
-    def __init__(self, *args, shape: Tensor | None = None, **kwargs) -> None:
-        if shape is not None:
-            kwargs["compound"] = shape
-        init(self, *args, **kwargs)
-
-    return __init__
-
-
-# Transitional: ``shape`` (the old name of ``compound``) is accepted by Scene(), Scene.create()
-# and Scene.replace() and read by Scene.shape until every caller says ``compound``.
-Scene.__init__ = _accepting_shape(Scene.__init__)

@@ -59,4 +59,4 @@ def test_append_paths_paints_the_second_scene_after_the_first():
     assert torch.equal(joined.points[0, :3, :10], first.points[0])
     assert torch.equal(joined.points[0, 3:], second.points[0])
     assert joined.closed[0].tolist() == [False] * 3 + [True] * 2
-    assert joined.shape[0].tolist() == [0, 1, 2, 3, 4]
+    assert joined.compound[0].tolist() == [0, 1, 2, 3, 4]

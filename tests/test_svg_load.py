@@ -104,7 +104,7 @@ def test_our_render_of_an_imported_file_matches_cairo_and_resvg(name):
 def test_inkscape_document_in_mm_maps_its_viewbox_onto_the_pixel_canvas():
     scene = load_quietly(DATA / "inkscape_mm.svg")
     assert (scene.width, scene.height) == (192, 144)  # 50.8 mm x 38.1 mm at 96 px/in
-    assert len(set(scene.shape[0].tolist())) == 3  # the ellipse, the path and the rect
+    assert len(set(scene.compound[0].tolist())) == 3  # the ellipse, the path and the rect
     # the ellipse centre (15, 15) user units lies at 15 * 96 / 25.4 px
     ellipse = scene.points[0, 0, : 3 * int(scene.num_segments[0, 0])]
     centre = (ellipse.amax(0) + ellipse.amin(0)) / 2
@@ -186,7 +186,7 @@ def test_subpaths_of_one_element_share_a_shape_index(tmp_path):
     body = ('<path d="M0 0 H40 V40 H0 Z M10 10 H30 V30 H10 Z" fill-rule="evenodd"/>'
             '<rect x="50" y="50" width="10" height="10"/>')
     scene = load_quietly(write_svg(tmp_path, body))
-    assert scene.shape[0].tolist() == [0, 0, 1]
+    assert scene.compound[0].tolist() == [0, 0, 1]
     assert scene.fill_rule[0].tolist() == [FillRule.EVENODD, FillRule.EVENODD, FillRule.NONZERO]
 
 
