@@ -207,14 +207,6 @@ def test_gzipped_svgz_is_read(tmp_path):
     assert scene.num_paths == 1 and scene.points[0, 0, 0].tolist() == [4.0, 6.0]
 
 
-def test_stroke_under_skew_follows_the_transform_or_is_named(tmp_path):
-    path = tmp_path / "skew.svg"
-    path.write_text(HEAD + '<rect x="8" y="8" width="30" height="20" fill="none" stroke="black" '
-                    'stroke-width="6" transform="scale(1.5 0.8)"/></svg>')
-    with pytest.warns(UserWarning, match="stroke widths under skew or non-uniform scale"):
-        load_svg(path)
-
-
 @pytest.mark.parametrize("join, named", [("miter", "miter joins"), ("bevel", "bevel joins")])
 def test_visible_miter_and_bevel_joins_are_named(tmp_path, join, named):
     path = tmp_path / "join.svg"
@@ -234,14 +226,6 @@ def test_thin_miter_joins_that_look_round_load_silently(tmp_path):
         load_svg(path)
 
 
-def test_group_opacity_over_overlapping_children_is_named(tmp_path):
-    path = tmp_path / "group.svg"
-    path.write_text(HEAD + '<g opacity="0.5"><rect x="4" y="4" width="30" height="20"/>'
-                    '<rect x="20" y="10" width="30" height="20"/></g></svg>')
-    with pytest.warns(UserWarning, match="group opacity over overlapping shapes"):
-        load_svg(path)
-
-
 def test_group_opacity_over_separate_children_is_exact_and_silent(tmp_path):
     document = (HEAD + '<g opacity="0.5"><rect x="4" y="4" width="20" height="20" fill="red"/>'
                 '<rect x="30" y="10" width="20" height="20" fill="blue"/></g></svg>')
@@ -253,25 +237,31 @@ def test_group_opacity_over_separate_children_is_exact_and_silent(tmp_path):
     assert mean <= MEAN_LIMIT and p99 <= P99_LIMIT, (mean, p99)
 
 
-def test_clip_path_that_cuts_a_shape_is_named(tmp_path):
-    path = tmp_path / "clip.svg"
-    path.write_text(HEAD + '<clipPath id="c"><circle cx="20" cy="20" r="10"/></clipPath>'
-                    '<rect width="40" height="40" clip-path="url(#c)"/></svg>')
-    with pytest.warns(UserWarning, match="clip paths"):
-        load_svg(path)
+#: Approximations that must be named: (the body of a 64x48 document, the warning's words).
+NAMED_APPROXIMATIONS = {
+    "stroke under non-uniform scale": (
+        '<rect x="8" y="8" width="30" height="20" fill="none" stroke="black" stroke-width="6" '
+        'transform="scale(1.5 0.8)"/>', "stroke widths under skew or non-uniform scale"),
+    "group opacity over overlapping children": (
+        '<g opacity="0.5"><rect x="4" y="4" width="30" height="20"/>'
+        '<rect x="20" y="10" width="30" height="20"/></g>',
+        "group opacity over overlapping shapes"),
+    "clip path that cuts a shape": (
+        '<clipPath id="c"><circle cx="20" cy="20" r="10"/></clipPath>'
+        '<rect width="40" height="40" clip-path="url(#c)"/>', "clip paths"),
+    "shapes drawn without anti-aliasing": (
+        '<rect x="5.5" y="5.5" width="20" height="20" shape-rendering="crispEdges"/>',
+        "crispEdges"),
+    "an !important sheet rule against an inline style": (
+        '<style>rect { fill: red !important }</style>'
+        '<rect width="9" height="9" style="fill: blue"/>', "!important"),
+}
 
 
-def test_shapes_drawn_without_anti_aliasing_are_named(tmp_path):
-    path = tmp_path / "crisp.svg"
-    path.write_text(HEAD + '<rect x="5.5" y="5.5" width="20" height="20" '
-                    'shape-rendering="crispEdges"/></svg>')
-    with pytest.warns(UserWarning, match="crispEdges"):
-        load_svg(path)
-
-
-def test_an_important_sheet_rule_against_an_inline_style_is_named(tmp_path):
-    path = tmp_path / "important.svg"
-    path.write_text(HEAD + '<style>rect { fill: red !important }</style><rect width="9" '
-                    'height="9" style="fill: blue"/></svg>')
-    with pytest.warns(UserWarning, match="!important"):
+@pytest.mark.parametrize("case", NAMED_APPROXIMATIONS)
+def test_an_approximation_is_named_in_a_warning(tmp_path, case):
+    body, words = NAMED_APPROXIMATIONS[case]
+    path = tmp_path / "approximated.svg"
+    path.write_text(HEAD + body + "</svg>")
+    with pytest.warns(UserWarning, match=words):
         load_svg(path)
