@@ -38,6 +38,7 @@ __all__ = [
     "image_to_pil",
     "is_temporary",
     "json_safe",
+    "valid_text",
     "remove_temporaries",
     "save_png",
     "write_png",
@@ -187,7 +188,7 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
         temporary.write_bytes(payload)
 
 
-def _valid_text(text: str) -> str:
+def valid_text(text: str) -> str:
     """``text`` with lone surrogates (which UTF-8 cannot encode) replaced by U+FFFD."""
     return _LONE_SURROGATE.sub("\ufffd", text)
 
@@ -210,15 +211,15 @@ def json_safe(value: object, depth: int = 64) -> object:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):
-        return _valid_text(value)
+        return valid_text(value)
     if depth <= 0:
         return "..."
     if isinstance(value, Mapping):
-        return {_valid_text(str(key)): json_safe(item, depth - 1) for key, item in value.items()}
+        return {valid_text(str(key)): json_safe(item, depth - 1) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [json_safe(item, depth - 1) for item in value]
     try:
-        return _valid_text(str(value))
+        return valid_text(str(value))
     except Exception:  # noqa: BLE001 - an object whose str() fails is still recorded
         return f"<{type(value).__name__}>"
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "FIELD_TYPES",
     "LIMITS",
     "OPTIONS",
     "OPTION_BY_KEY",
@@ -482,6 +483,26 @@ class Option:
 
 
 _weight = Number(minimum=-LIMITS["weight"], maximum=LIMITS["weight"])
+
+
+@dataclass(frozen=True)
+class Weights(ValueType):
+    """One weight per text (the weights ``text::weight`` sets); ``None`` stands for the default."""
+
+    metavar: str = "W,W"
+
+    def convert(self, value: Any) -> tuple:
+        return Numbers(item=_weight).convert(value)
+
+    def check(self, value: Any) -> None:
+        for item in value:
+            if item is not None:
+                _weight.check(item)
+
+
+#: Types of the settings fields an option sets beside its own: the weights of ``text::weight``,
+#: also batch columns of their own.
+FIELD_TYPES: Mapping[str, ValueType] = {"prompt_weights": Weights(), "negative_weights": Weights()}
 _rate = Number(minimum=0, maximum=LIMITS["learning_rate"])
 _width = Number(minimum=0, maximum=LIMITS["stroke_width"], open_minimum=True)
 _side = Number(integer=True, minimum=1, maximum=LIMITS["canvas_side"])

@@ -23,14 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clipdraw.options import (
-    LIMITS,
-    OPTION_BY_FIELD,
-    Number,
-    OptionError,
-    ValueType,
-    parse_size,
-)
+from clipdraw.options import FIELD_TYPES, OPTION_BY_FIELD, OptionError, parse_size
 
 __all__ = [
     "CLASSIC_NEGATIVES",
@@ -180,8 +173,16 @@ class DrawSettings:
         """The settings with every mode-dependent option filled in.
 
         The canvas: ``width``/``height`` if given; else the ``init_svg``'s own canvas; else, with a
-        ``target`` image, 224 px on its long side at the image's aspect; else 224x224.
+        ``target`` image, 224 px on its long side at the image's aspect; else 224x224. Worked out
+        once per settings object (finding the canvas may read the SVG or the image).
         """
+        cached = self.__dict__.get("_resolved")
+        if cached is None:
+            cached = self._resolve()
+            self.__dict__["_resolved"] = cached  # frozen fields; a cache beside them
+        return cached
+
+    def _resolve(self) -> ResolvedSettings:
         defaults = PAINTERLY_DEFAULTS if self.painterly else CLIPDRAW_DEFAULTS
         changes = {k: defaults[k] for k in _MODE_FIELDS if getattr(self, k) is None}
         if self.paths is None and self.init_svg is not None:
@@ -218,7 +219,7 @@ class DrawSettings:
                 continue
             option = OPTION_BY_FIELD[f.name]
             try:
-                _FIELD_CHECKS.get(f.name, option.type).check(value)
+                FIELD_TYPES.get(f.name, option.type).check(value)
             except (TypeError, ValueError) as error:
                 raise SettingsError(option.key, str(error)) from None
         s = self.resolved()
@@ -321,17 +322,3 @@ def _natural_canvas(settings: DrawSettings) -> tuple[int, int]:
         except Exception:
             pass
     return REFERENCE_SIZE, REFERENCE_SIZE
-
-
-@dataclass(frozen=True)
-class _Weights(ValueType):
-    """One weight per text; ``None`` stands for the default weight."""
-
-    def check(self, value: Any) -> None:
-        weight = Number(minimum=-LIMITS["weight"], maximum=LIMITS["weight"])
-        for item in value:
-            if item is not None:
-                weight.check(item)
-
-
-_FIELD_CHECKS = {"prompt_weights": _Weights(), "negative_weights": _Weights()}

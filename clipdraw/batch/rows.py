@@ -24,15 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clipdraw.options import (
-    LIMITS,
-    OPTION_BY_KEY,
-    OPTIONS,
-    Number,
-    Numbers,
-    Option,
-    OptionError,
-)
+from clipdraw.io import valid_text
+from clipdraw.options import FIELD_TYPES, OPTION_BY_KEY, OPTIONS, Option, OptionError
 from clipdraw.settings import DrawSettings
 
 __all__ = [
@@ -66,8 +59,6 @@ def _column_options() -> dict[str, Option]:
 
 
 _COLUMNS = _column_options()
-# Weights given as their own column (JSON lists or "|"-separated cells).
-_WEIGHT_COLUMNS = {"prompt_weights", "negative_weights"}
 
 
 @dataclass(frozen=True)
@@ -145,10 +136,9 @@ def parse_size(value: Any) -> dict[str, int]:
 def _column_value(column: str, value: Any) -> dict[str, Any]:
     """The settings fields one cell sets, read by the schema's option types."""
     key = column.strip().lower().replace("-", "_")
-    if key in _WEIGHT_COLUMNS:
-        weight = Number(minimum=-LIMITS["weight"], maximum=LIMITS["weight"])
+    if key in FIELD_TYPES:
         try:
-            return {key: Numbers(item=weight).convert(value)}
+            return {key: FIELD_TYPES[key].convert(value)}
         except ValueError as error:
             raise OptionError(key, str(error)) from None
     option = _COLUMNS.get(key)
@@ -190,15 +180,10 @@ def row_from_mapping(
                 check_model_spec(model, settings.pretrained, settings.clip_weights)
     except Exception as error:  # any bad value is this row's failure, never the batch's
         message = str(error) or type(error).__name__
-        return Row(number=number, settings=None, error=_printable(message),
-                   prompt=_printable(prompt))
+        return Row(number=number, settings=None, error=valid_text(message),
+                   prompt=valid_text(prompt))
     return Row(number=number, settings=settings,
                prompt=" ".join(settings.prompts) or _prompt_of(settings))
-
-
-def _printable(text: str) -> str:
-    """``text`` with anything that is not valid Unicode (lone surrogates) replaced."""
-    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _as_list(value: Any) -> list:
@@ -279,7 +264,7 @@ def parse_rows(text: str, fmt: str, base: DrawSettings | None = None) -> list[Ro
             record = json.loads(stripped)
         except (json.JSONDecodeError, RecursionError) as error:
             reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deep"
-            rows.append(Row(number, None, f"invalid JSON: {reason}", _printable(stripped[:80])))
+            rows.append(Row(number, None, f"invalid JSON: {reason}", valid_text(stripped[:80])))
             continue
         if isinstance(record, str):
             record = {"prompt": record}
