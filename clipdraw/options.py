@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,6 @@ __all__ = [
     "metavar",
     "option_help",
     "options_table",
-    "unknown_keys",
 ]
 
 #: Upper bounds that keep any drawing's time and memory bounded; each message names its limit.
@@ -642,9 +641,3 @@ def metavar(option: Option) -> str:
         return "INTEGER" if kind.integer else "NUMBER"
     return kind.metavar
 
-
-def unknown_keys(keys: Sequence[str]) -> list[str]:
-    """Keys of ``keys`` that name no option, field or batch column."""
-    known = set(OPTION_BY_KEY) | set(OPTION_BY_FIELD) | {
-        c for o in OPTIONS for c in o.columns}
-    return [k for k in keys if k not in known]

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from clipdraw.cli.options import drawing_options, given_changes
+from clipdraw.cli.options import check_output_folder, drawing_options, given_changes
 
 __all__ = ["command"]
 
@@ -79,18 +79,6 @@ class _Bar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-
-def check_output_folder(folder: Path) -> None:
-    """``--output`` is a folder that exists and can be written, or can be made."""
-    import os
-
-    existing = next((p for p in (folder, *folder.absolute().parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise click.BadParameter(f"{str(existing)!r} is not a folder", param_hint="--output")
-    if existing is None or not os.access(existing, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"folder {str(existing or folder)!r} is not writable",
-                                 param_hint="--output")
 
 
 def _report(summary: Any, manifest: Path) -> None:

@@ -7,6 +7,7 @@ click has parsed the words; errors name the option as the user spelled it (exit 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ __all__ = [
     "SetupError",
     "bad_setting",
     "check_device",
+    "check_output_folder",
     "check_writable",
     "drawing_options",
     "given_changes",
@@ -106,9 +108,18 @@ def check_device(text: str) -> str:
     return text
 
 
+def check_output_folder(folder: Path) -> None:
+    """``--output`` (a folder) is one that exists and can be written, or can be made."""
+    existing = next((p for p in (folder, *folder.absolute().parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise click.BadParameter(f"{str(existing)!r} is not a folder", param_hint="--output")
+    if existing is None or not os.access(existing, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"folder {str(existing or folder)!r} is not writable",
+                                 param_hint="--output")
+
+
 def check_writable(path: Path, option: str) -> None:
     """The folder of ``path`` exists and can be written."""
-    import os
 
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
