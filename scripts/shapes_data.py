@@ -219,27 +219,48 @@ def _draw_shapes(
                        line_width)
     cover = torch.where(hatch[:, None], cover * stripes.maximum(_coverage(distance.abs() - 1)),
                         cover)
+    filled = solid & (style >= 0.6) & (style < 0.8)
+    if filled.any():
+        rows = filled.nonzero().flatten()
+        strokes = 12
+        start = centre[rows, None] + (torch.rand(len(rows), strokes, 2, generator=g) - 0.5) * (
+            2 * radius[rows, None, None])
+        _, scribbles = _draw_scribbles(g, size, None, strokes, count=len(rows), start=start,
+                                       reach=0.25, width=(3.0, 8.0))
+        inside = _coverage(distance[rows] - 1)
+        cover[rows] = scribbles.amax(1).clamp(max=1) * inside
     alpha = 0.65 + 0.35 * rand(count)
     return _jitter_colour(colour, g)[:, :, None], cover * alpha[:, None]
 
 
 def _draw_scribbles(
-    g: torch.Generator, size: int, colours: list[list[str]], strokes: int = 6,
+    g: torch.Generator, size: int, colours: list[list[str]] | None, strokes: int = 6, *,
+    count: int | None = None, start: Tensor | None = None, reach: float = 0.35,
+    width: tuple[float, float] = (1.5, 4.5),
 ) -> tuple[Tensor, Tensor]:
-    """Random polyline strokes like clipdraw's starting strokes, each sample in its colours.
+    """Random polyline strokes like clipdraw's starting strokes.
+
+    Each sample's strokes take colours from its list in ``colours``, or random RGB (as clipdraw's
+    random starting strokes do) when ``colours`` is ``None`` (then ``count`` samples). ``start``
+    (B, K, 2) places the strokes' first points (default: uniform); ``reach`` is the size of a
+    step as a fraction of the canvas.
 
     Returns per sample and stroke RGB (B, K, 3, 1) and coverage (B, K, P).
     """
-    count = len(colours)
+    count = len(colours) if colours is not None else count
     grid = _grid(size)
-    start = torch.rand(count, strokes, 1, 2, generator=g) * size
-    steps = (torch.rand(count, strokes, 4, 2, generator=g) - 0.5) * size * 0.35
-    points = torch.cat([start, start + steps.cumsum(2)], 2)  # (B, K, 5, 2)
-    width = 1.5 + 3 * torch.rand(count, strokes, 1, generator=g)
+    if start is None:
+        start = torch.rand(count, strokes, 2, generator=g) * size
+    steps = (torch.rand(count, strokes, 4, 2, generator=g) - 0.5) * size * reach
+    points = torch.cat([start[:, :, None], start[:, :, None] + steps.cumsum(2)], 2)  # (B, K, 5, 2)
+    lo, hi = width
+    stroke_width = lo + (hi - lo) * torch.rand(count, strokes, 1, generator=g)
     a, b = points[:, :, :-1].reshape(-1, 1, 2), points[:, :, 1:].reshape(-1, 1, 2)
     distance = _segment(grid, a, b).view(count, strokes, 4, -1).min(2).values
-    cover = _coverage(distance - width / 2) * (0.6 + 0.4 * torch.rand(count, strokes, 1,
-                                                                          generator=g))
+    cover = _coverage(distance - stroke_width / 2) * (
+        0.6 + 0.4 * torch.rand(count, strokes, 1, generator=g))
+    if colours is None:
+        return torch.rand(count, strokes, 3, 1, generator=g), cover
     names = [[c[int(torch.randint(len(c), (), generator=g))] for _ in range(strokes)]
              for c in colours]
     rgb = _jitter_colour([n for row in names for n in row], g).view(count, strokes, 3, 1)
@@ -312,7 +333,8 @@ def make_batch(
     scribble_fraction: float = 0.15,
     pair_fraction: float = 0.25,
     filler_probability: float = 0.1,
-    clutter_probability: float = 0.15,
+    clutter_probability: float = 0.4,
+    mess_probability: float = 0.1,
 ) -> ShapesBatch:
     """``count`` captioned images on an ``size`` x ``size`` canvas.
 
@@ -322,8 +344,11 @@ def make_batch(
         pair_fraction: share of two-shape scenes (captioned "a ... and a ...", "above", ...).
         filler_probability: chance of one unknown word in a caption (the model learns to ignore
             the zero embedding that unknown words get).
-        clutter_probability: chance of a few faint thin strokes added to a shape scene (not
-            named: they are too faint to matter).
+        clutter_probability: chance of faint random-colour strokes (like those clipdraw starts
+            from) added to a shape scene (not named: they are too faint to matter).
+        mess_probability: chance of opaque scribbles in other colours added to a one-shape
+            scene, named in its caption ("a red circle and blue scribbles"): a drawing that
+            keeps such strokes is not quite its prompt.
 
     Shape:
         - images: :math:`(count, 3, size, size)`
@@ -382,14 +407,27 @@ def make_batch(
         else:
             captions[i] = _pick(rng, TEMPLATES).format(phrase)
 
-    # Faint clutter on some shape scenes, hard negatives (scribbles) for the rest.
-    cluttered = [i for i in shaped if rng.random() < clutter_probability]
-    scribbled = [i for i, k in enumerate(kinds) if k == "scribble"]
-    if cluttered:
-        names = [[_pick(rng, list(COLOURS))] for _ in cluttered]
-        rgb, cover = _draw_scribbles(generator, size, names, strokes=2)
+    # Faint leftover strokes (unnamed: too faint to matter), named opaque mess, and hard
+    # negatives (scribbles only, captioned by their colours) for the rest.
+    singles = [i for i in shaped if kinds[i] == "single"]
+    messy = [i for i in singles if rng.random() < mess_probability]
+    faint = [i for i in shaped if i not in messy and rng.random() < clutter_probability]
+    if faint:
+        rgb, cover = _draw_scribbles(generator, size, None, strokes=16, count=len(faint),
+                                     reach=0.25)
+        alpha = 0.3 * torch.rand(len(faint), 16, 1, generator=generator).square()
         for k in range(rgb.shape[1]):
-            canvas[cluttered] = _over(canvas[cluttered], rgb[:, k], 0.3 * cover[:, k])
+            canvas[faint] = _over(canvas[faint], rgb[:, k], alpha[:, k] * cover[:, k])
+    if messy:
+        others = [[c for c in COLOURS if c not in captions[i]] for i in messy]
+        chosen = [rng.sample(o, rng.choice((1, 2))) for o in others]
+        rgb, cover = _draw_scribbles(generator, size, chosen, strokes=6, reach=0.25)
+        for k in range(rgb.shape[1]):
+            canvas[messy] = _over(canvas[messy], rgb[:, k], cover[:, k])
+        for i, names in zip(messy, chosen):
+            words = " and ".join(_pick(rng, COLOUR_WORDS[c]) for c in names)
+            captions[i] = f"{captions[i]} and {words} scribbles"
+    scribbled = [i for i, k in enumerate(kinds) if k == "scribble"]
     if scribbled:
         colour_sets = []
         for i in scribbled:
@@ -402,6 +440,11 @@ def make_batch(
                 words = " and ".join(_pick(rng, COLOUR_WORDS[c]) for c in chosen)
                 captions[i] = _pick(rng, SCRIBBLE_CAPTIONS).format(words)
         rgb, cover = _draw_scribbles(generator, size, colour_sets, strokes=8)
+        # Many colours are clipdraw's random colours half the time.
+        random_rgb, _ = _draw_scribbles(generator, size, None, strokes=8, count=len(scribbled))
+        swap = torch.tensor([len(c) == 4 for c in colour_sets]) & (
+            torch.rand(len(scribbled), generator=generator) < 0.5)
+        rgb = torch.where(swap[:, None, None, None], random_rgb, rgb)
         for k in range(rgb.shape[1]):
             canvas[scribbled] = _over(canvas[scribbled], rgb[:, k], cover[:, k])
     captions = [_articles(_with_filler(rng, c, filler_probability)) for c in captions]

@@ -88,6 +88,7 @@ class TrainSettings:
     weight_decay: float = 0.05
     warmup: int = 150
     plain_fraction: float = 0.1
+    init: Path | None = None
 
 
 class Vocabulary:
@@ -189,11 +190,24 @@ def export(model: open_clip.CLIP, vocab: Vocabulary, arch: str, folder: Path, na
     (folder / f"{name}.json").write_text(json.dumps(document, indent=1) + "\n")
 
 
+def read_shipped(config: Path) -> dict[str, Tensor]:
+    """The state dict of a model in the shipped format, with the zero row of unknown tokens
+    put back in front of the token-embedding table (the layout :func:`build_model` trains)."""
+    from safetensors.torch import load_file
+
+    state = {k: v.float() for k, v in load_file(str(config.with_suffix(".safetensors"))).items()}
+    table = state["token_embedding.weight"]
+    state["token_embedding.weight"] = torch.cat([torch.zeros_like(table[:1]), table])
+    return state
+
+
 def train(settings: TrainSettings, out: Path) -> tuple[open_clip.CLIP, Vocabulary, dict]:
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(1000 + settings.seed)
     vocab = Vocabulary(vocabulary())
     model = build_model(settings.arch, vocab)
+    if settings.init is not None:
+        model.load_state_dict(read_shipped(settings.init))
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     other = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
@@ -238,6 +252,7 @@ def train(settings: TrainSettings, out: Path) -> tuple[open_clip.CLIP, Vocabular
     torch.save(model.state_dict(), out / "model.pt")
     figures = retrieval(model, vocab)
     training = {"arch": settings.arch, "seed": settings.seed, "steps": step,
+                "init": None if settings.init is None else settings.init.name,
                 "minutes": round((time.time() - start) / 60, 1), "batch": settings.batch,
                 "threads": torch.get_num_threads(), "retrieval": figures}
     (out / "training.json").write_text(json.dumps(training, indent=1) + "\n")
@@ -253,6 +268,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pool", type=int, default=3072)
+    parser.add_argument("--lr", type=float, default=TrainSettings.lr)
+    parser.add_argument("--warmup", type=int, default=TrainSettings.warmup)
+    parser.add_argument("--init", type=Path, default=None,
+                        help="fine-tune this model (shipped format, NAME.json) instead of "
+                             "starting from random weights")
     parser.add_argument("--out", type=Path, default=Path("runs/shapes"))
     parser.add_argument("--export", action="store_true", help="write the shipped files")
     parser.add_argument("--export-dir", type=Path, default=SHIPPED)
@@ -262,7 +282,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = TrainSettings(arch=args.arch, seed=args.seed, minutes=args.minutes,
-                             batch=args.batch, pool=args.pool)
+                             batch=args.batch, pool=args.pool, lr=args.lr, warmup=args.warmup,
+                             init=args.init)
     if args.checkpoint:
         vocab = Vocabulary(vocabulary())
         model = build_model(args.arch, vocab)
