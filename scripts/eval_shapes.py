@@ -55,7 +55,7 @@ PROMPTS: tuple[str, ...] = tuple(
     f"{'an' if c[0] in 'aeiou' else 'a'} {c} {s}" for c, s in PAIRS
 )
 #: The documented drawing settings of the evaluation.
-SETTINGS = DrawSettings(width=96, height=96, paths=32, iterations=200, num_augs=4,
+SETTINGS = DrawSettings(width=96, height=96, paths=8, iterations=200, num_augs=4,
                         pretrained=None)
 
 

@@ -1,7 +1,8 @@
 """Make the README picture: text-prompt drawings by the shipped ``shapes`` model.
 
-Draws a few prompts with clipdraw's Python API exactly as ``clipdraw draw PROMPT --model shapes``
-would at these settings (96 px canvas, 32 strokes, 200 iterations, seed 0), and lays them out in
+Draws a few prompts with clipdraw's Python API at the evaluation's settings (96 px canvas, 8
+strokes, 200 iterations, seed 0: ``clipdraw draw PROMPT --model shapes --size 96 --paths 8
+--iterations 200``), and lays them out in
 one labelled PNG, ``assets/shapes_drawings.png`` (each drawing rendered at 2x).
 
 Usage::

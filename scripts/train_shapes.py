@@ -12,6 +12,12 @@ Usage::
     python scripts/train_shapes.py --arch shapes --minutes 40 --out runs/shapes --export
     python scripts/train_shapes.py --arch judge --seed 1 --minutes 22 --out runs/judge
 
+The shipped model is the first recipe (55 min, seed 0, on data without clutter strokes) fine-tuned
+on today's data (faint clipdraw-like strokes, named mess, scribble fills)::
+
+    python scripts/train_shapes.py --arch shapes --seed 2 --minutes 47 --lr 1e-3 --warmup 50 \
+        --init runs/first/shapes.json --out runs/shapes --export
+
 ``--export`` writes ``clipdraw/shipped/shapes.json`` and ``clipdraw/shipped/shapes.safetensors``
 (or ``--export-dir``).
 
