@@ -14,7 +14,7 @@ The judge is ``scripts/shapes_judge.json`` + ``.safetensors`` (1.2 MB; 26 min on
     python scripts/train_shapes.py --arch judge --seed 1 --minutes 26 --out runs/judge \\
         --export --export-dir scripts --name shapes_judge
 
-Usage (drawing takes about 5 minutes on one busy core)::
+Usage (drawing takes about 1.5 minutes on one busy core)::
 
     python scripts/eval_shapes.py [--judge scripts/shapes_judge.json] [--iterations 200] [--out DIR]
 """
