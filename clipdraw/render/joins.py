@@ -136,7 +136,8 @@ def joint_table(
     cos_half = ((incoming + outgoing).norm(dim=-1) / 2).clamp(max=1)
     excess = h * (1 - cos_half)
     join = linejoin[path]
-    mitred = (join == _MITER) & (cos_half * miter_limit[path] >= 1)
+    # At the limit (ratio == limit) the join is still a miter, whatever float rounding says.
+    mitred = (join == _MITER) & (cos_half * miter_limit[path] >= 1 - 1e-6)
     kind = torch.where(mitred, _MITER, _BEVEL)
     # A segment that does not move gives its joints no direction: they stay round.
     still = (segments.detach() == segments.detach()[:, :1]).all(-1).all(-1)
