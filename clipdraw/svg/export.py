@@ -117,7 +117,7 @@ def _style(scene: Scene, b: int, n: int, precision: int) -> dict[str, str]:
         join = LineJoin(int(scene.linejoin[b, n]))
         attrs["stroke-linejoin"] = _JOINS[join]
         limit = float(scene.miter_limit[b, n])
-        if join == LineJoin.MITER and limit != DEFAULT_MITER_LIMIT:
+        if limit != DEFAULT_MITER_LIMIT:
             attrs["stroke-miterlimit"] = format_number(limit, max(precision, 3))
     return attrs
 
