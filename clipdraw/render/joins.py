@@ -238,13 +238,21 @@ def shape_joins(
     incoming, outgoing = joints.incoming[joint].detach(), joints.outgoing[joint].detach()
     h = half_width[path].detach()
     offset = centre - point
-    # The inner corner of a sharp join lies further from P than the outer side of a bevel.
-    reach = torch.maximum(joints.reach[joint], joints.inner[joint]).detach()
-    near = (kind != _ROUND) & (offset.norm(dim=-1) < reach + 1.5)
+    # Besides the join itself, the inner corner, where the segments' inner edges cross on the
+    # bisector (for sharp joins far from P), is drawn from both segments' exact curves.
+    turn = incoming - outgoing
+    bisector = turn / turn.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    inner_corner = offset + bisector * joints.inner[joint].detach()[:, None]
+    at_inner_corner = inner_corner.norm(dim=-1) < 2.0
+    near = (kind != _ROUND) & ((offset.norm(dim=-1) < joints.reach[joint].detach() + 1.5)
+                               | at_inner_corner)
     wedge = _in_wedge(offset, incoming, outgoing)
+    # Outside the wedge the band is right unless the pixel reaches into the wedge.
+    reaches_in = torch.minimum((offset * incoming).sum(-1).abs(),
+                               (offset * outgoing).sum(-1).abs()) < _BAND
     inside_join = join_distance(offset, incoming, outgoing, h, kind)
     signed = torch.where(wedge, inside_join, distance.detach() - h)
-    across = near & (signed.abs() < _BAND)
+    across = near & (signed.abs() < _BAND) & (wedge | reaches_in | at_inner_corner)
     settled = near & wedge & ~across
     coverage = torch.where(settled, (inside_join < 0).to(coverage.dtype), coverage)
 
