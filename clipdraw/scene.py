@@ -25,7 +25,7 @@ from enum import IntEnum
 import torch
 from torch import Tensor
 
-__all__ = ["FillRule", "LineCap", "Scene"]
+__all__ = ["FillRule", "LineCap", "LineJoin", "Scene"]
 
 
 class FillRule(IntEnum):
@@ -43,6 +43,18 @@ class LineCap(IntEnum):
     SQUARE = 2
 
 
+class LineJoin(IntEnum):
+    """SVG ``stroke-linejoin`` (SVG 1.1: a miter longer than ``miter_limit`` stroke widths is
+    drawn bevelled). ``ROUND`` is 0, so zero padding draws the round joins of our drawings."""
+
+    ROUND = 0
+    MITER = 1
+    BEVEL = 2
+
+
+#: SVG's initial ``stroke-miterlimit``: miters up to four stroke widths long.
+DEFAULT_MITER_LIMIT = 4.0
+
 _TENSOR_FIELDS = (
     "points",
     "num_segments",
@@ -56,6 +68,8 @@ _TENSOR_FIELDS = (
     "linecap",
     "compound",
     "background",
+    "linejoin",
+    "miter_limit",
 )
 
 
@@ -75,16 +89,20 @@ class Scene:
         stroked: whether a path is stroked.
         filled: whether a path is filled (open paths are filled as if closed, as in SVG).
         fill_rule: :class:`FillRule` values.
-        linecap: :class:`LineCap` values; joins are always round.
+        linecap: :class:`LineCap` values.
         compound: compound-shape index, non-decreasing along N (equal neighbours are sub-paths
             of one compound shape).
         background: straight RGBA background colour; alpha 0 is transparent.
+        linejoin: :class:`LineJoin` values, where segments of a path meet (closed paths also
+            at their start point).
+        miter_limit: the longest miter join, in stroke widths (at least 1); longer ones are
+            bevelled.
 
     Shape:
         - points: :math:`(B, N, P, 2)` float
-        - num_segments, fill_rule, linecap, compound: :math:`(B, N)` long
+        - num_segments, fill_rule, linecap, compound, linejoin: :math:`(B, N)` long
         - closed, stroked, filled: :math:`(B, N)` bool
-        - stroke_width: :math:`(B, N)` float
+        - stroke_width, miter_limit: :math:`(B, N)` float
         - stroke_color, fill_color: :math:`(B, N, 4)` float
         - background: :math:`(B, 4)` float
 
@@ -114,6 +132,8 @@ class Scene:
     linecap: Tensor
     compound: Tensor
     background: Tensor
+    linejoin: Tensor
+    miter_limit: Tensor
 
     @classmethod
     def create(
@@ -131,6 +151,8 @@ class Scene:
         linecap: Tensor | LineCap = LineCap.ROUND,
         compound: Tensor | None = None,
         background: Tensor | Sequence[float] | None = (1.0, 1.0, 1.0, 1.0),
+        linejoin: Tensor | LineJoin = LineJoin.ROUND,
+        miter_limit: Tensor | float = DEFAULT_MITER_LIMIT,
     ) -> Scene:
         """Build a scene, broadcasting scalars; a path is stroked iff a stroke colour is given
         and filled iff a fill colour is given. A missing batch dimension is added. Each path
@@ -191,6 +213,9 @@ class Scene:
                              torch.long, "linecap"),
             compound=per_path(compound, (), torch.long, "compound"),
             background=background,
+            linejoin=per_path(int(linejoin) if isinstance(linejoin, int) else linejoin, (),
+                              torch.long, "linejoin"),
+            miter_limit=per_path(miter_limit, (), dtype, "miter_limit"),
         )
 
     @property
@@ -266,6 +291,9 @@ class Scene:
                     fill = tensor.amax(dim=1, keepdim=True) + 1 if tensor.shape[1] else 0
                     more = torch.arange(extra_paths, device=tensor.device) + fill
                     return torch.cat([tensor, more.expand(tensor.shape[0], -1)], dim=1)
+                if tensor is scene.miter_limit:
+                    return torch.nn.functional.pad(tensor, (0, extra_paths),
+                                                   value=DEFAULT_MITER_LIMIT)
                 return torch.nn.functional.pad(tensor, (*trailing, 0, extra_paths))
 
             return scene.map_tensors(pad_tensor)
@@ -300,6 +328,8 @@ class Scene:
             "linecap": (batch, paths),
             "compound": (batch, paths),
             "background": (batch, 4),
+            "linejoin": (batch, paths),
+            "miter_limit": (batch, paths),
         }
         for name, shape in expected.items():
             actual = tuple(getattr(self, name).shape)
@@ -323,7 +353,8 @@ class Scene:
         """Each constraint on values, as (0-dim bool "broken", message)."""
         checks = [
             (~torch.isfinite(getattr(self, name)).all(), f"{name} contains NaN or infinite values")
-            for name in ("points", "stroke_width", "stroke_color", "fill_color", "background")
+            for name in ("points", "stroke_width", "stroke_color", "fill_color", "background",
+                         "miter_limit")
         ]
         checks.append(((self.stroke_width < 0).any(), "stroke_width must be non-negative"))
         checks += [
@@ -344,5 +375,8 @@ class Scene:
              "linecap must be 0 (butt), 1 (round) or 2 (square)"),
             ((self.compound[:, 1:] < self.compound[:, :-1]).any(),
              "compound must be non-decreasing along the paths"),
+            (((self.linejoin < 0) | (self.linejoin > 2)).any(),
+             "linejoin must be 0 (round), 1 (miter) or 2 (bevel)"),
+            ((self.miter_limit < 1).any(), "miter_limit must be at least 1"),
         ]
 

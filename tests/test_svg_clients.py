@@ -112,6 +112,34 @@ def compound_scene() -> Scene:
     )
 
 
+def join_scene() -> Scene:
+    """Zigzags (open, butt caps) and closed quadrilaterals of straight segments with miter
+    (limits 2 to 6), bevel and round joins, at angles from 10 to 90 degrees."""
+    generator = torch.Generator().manual_seed(8)
+    count, corners = 8, 4
+    closed = torch.arange(count) % 3 == 2
+    rows = []
+    for n in range(count):
+        vertices = [torch.tensor([10.0 + 28 * (n % 4), 12.0 + 56 * (n // 4)])]
+        for k in range(corners - 1):
+            rise = 30.0 * (0.5 + 0.5 * float(torch.rand(1, generator=generator)))
+            run = 5.0 + 12 * float(torch.rand(1, generator=generator))
+            vertices.append(vertices[-1] + torch.tensor([run, rise if k % 2 == 0 else -rise]))
+        ends = vertices + vertices[:1] if closed[n] else vertices
+        chain = []
+        for start, end in zip(ends[:-1], ends[1:]):
+            chain += [start, start + (end - start) / 3, start + 2 * (end - start) / 3]
+        chain.append(ends[-1])
+        rows.append(torch.stack(chain[:-1] if closed[n] else chain))
+    points = torch.stack([torch.nn.functional.pad(row, (0, 0, 0, 13 - len(row))) for row in rows])
+    return Scene.create(
+        points, torch.where(closed, corners, corners - 1), 128, 128, closed=closed,
+        stroke_width=2 + 4 * torch.rand(count, generator=generator),
+        stroke_color=torch.rand(count, 4, generator=generator).clamp(min=0.4),
+        linecap=LineCap.BUTT, linejoin=torch.tensor([1, 2, 1, 0]).repeat(2),
+        miter_limit=torch.tensor([2.0, 4.0, 6.0, 3.5]).repeat(2))
+
+
 SCENES = {
     "strokes": (lambda: stroke_scene(128, 128, (2.0, 7.0), seed=1), 1.0),
     "blobs": (lambda: blob_scene(128, 128, seed=2, alpha=(1.0, 1.0), stroked=True), 1.0),
@@ -123,6 +151,7 @@ SCENES = {
     "non_square": (lambda: Scene.concat([stroke_scene(200, 90, (1.0, 5.0), seed=6)]), 1.0),
     "compound": (compound_scene, 1.0),
     "scale4": (lambda: stroke_scene(64, 48, (1.0, 4.0), seed=7, count=6), 4.0),
+    "joins": (join_scene, 1.0),
 }
 
 
@@ -238,7 +267,8 @@ def test_save_load_save_keeps_the_scene_and_the_pixels(drawn, tmp_path):
     again = tmp_path / "again.svg"
     save_svg(loaded, again, metadata={"scene": name})
     assert again.read_text() == svg_path.read_text()
-    for field in ("num_segments", "closed", "stroked", "filled", "fill_rule", "linecap"):
+    for field in ("num_segments", "closed", "stroked", "filled", "fill_rule", "linecap",
+                  "linejoin", "miter_limit"):
         assert torch.equal(getattr(loaded, field), getattr(scene, field)), field
     assert torch.equal(loaded.compound.unique_consecutive(return_counts=True)[1],
                        scene.compound.unique_consecutive(return_counts=True)[1])

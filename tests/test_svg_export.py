@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import pytest
 import torch
 
-from clipdraw.scene import FillRule, LineCap, Scene
+from clipdraw.scene import FillRule, LineCap, LineJoin, Scene
 from clipdraw.svg import load_svg, read_svg_metadata, save_svg, scene_to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -80,6 +80,20 @@ def test_stroke_attributes_use_full_width_rgb_and_stroke_opacity():
     assert stroke.get("opacity") is None
     assert triangle.get("stroke-opacity") is None  # omitted when 1
     assert triangle.get("stroke-linecap") == "square"
+
+
+@pytest.mark.parametrize("join, name", [(LineJoin.ROUND, "round"), (LineJoin.MITER, "miter"),
+                                        (LineJoin.BEVEL, "bevel")])
+def test_every_linejoin_is_written(join, name):
+    path = paths_of(parse(scene_to_svg(two_path_scene(linejoin=join))))[0]
+    assert path.get("stroke-linejoin") == name
+
+
+def test_miter_limit_is_written_unless_it_is_svgs_default():
+    scene = two_path_scene(linejoin=LineJoin.MITER, miter_limit=torch.tensor([4.0, 7.25]))
+    default, longer = paths_of(parse(scene_to_svg(scene)))
+    assert default.get("stroke-miterlimit") is None
+    assert longer.get("stroke-miterlimit") == "7.25"
 
 
 @pytest.mark.parametrize("cap, name", [(LineCap.BUTT, "butt"), (LineCap.ROUND, "round"),
@@ -176,12 +190,15 @@ def test_save_svg_replaces_the_file_atomically_and_leaves_no_temporary(tmp_path)
 
 def test_save_load_save_gives_the_same_scene_and_text(tmp_path):
     scene = two_path_scene(fill_color=torch.tensor([[0.2, 0.4, 0.6, 0.8], [0.1, 0.9, 0.3, 1.0]]),
-                           background=(0.9, 0.8, 0.7, 1.0))
+                           background=(0.9, 0.8, 0.7, 1.0),
+                           linejoin=torch.tensor([LineJoin.MITER, LineJoin.BEVEL]),
+                           miter_limit=torch.tensor([2.5, 4.0]))
     first = tmp_path / "first.svg"
     save_svg(scene, first)
     loaded = load_svg(first)
     assert (loaded.width, loaded.height) == (scene.width, scene.height)
-    for name in ("num_segments", "closed", "stroked", "filled", "fill_rule", "linecap", "compound"):
+    for name in ("num_segments", "closed", "stroked", "filled", "fill_rule", "linecap", "compound",
+                 "linejoin", "miter_limit"):
         assert torch.equal(getattr(loaded, name), getattr(scene, name)), name
     for name in ("stroke_width", "stroke_color", "fill_color", "background"):
         torch.testing.assert_close(getattr(loaded, name), getattr(scene, name), atol=2.5e-3,

@@ -120,11 +120,20 @@ def flatten(
     layer_on: Tensor,
     sizes: Sizes,
     settings: RenderSettings,
+    end_reach: Tensor | None = None,
+    shallow: Tensor | None = None,
 ) -> Pieces:
     """Cut every drawn segment into straight pieces, strokes and fills alike.
 
     Pieces of path ``g`` belong to the layers of its shape's leader ``leader[g]``. Padding
-    pieces (planned renders) have layer ``len(layer_on)``, past every real one.
+    pieces (planned renders) have layer ``len(layer_on)``, past every real one. Miter and bevel
+    joins (:mod:`clipdraw.render.joins`) give a segment's first and last stroke pieces
+    ``end_reach`` more reach (a miter's tip), and make the "deep inside" test of its stroke
+    pieces ``shallow`` px stricter (a bevel cuts the round join).
+
+    Shape:
+        - end_reach: :math:`(G \\cdot slots, 2)`, at the first and last piece
+        - shallow: :math:`(G \\cdot slots,)`
     """
     slots = controls.shape[1]
     fill_layer = 2 * leader
@@ -168,7 +177,13 @@ def flatten(
         extra = stroke_extra[path] if kind == STROKE else torch.full_like(inset, EDGE_REACH)
         layer = (stroke_layer if kind == STROKE else fill_layer)[path]
         flatness = bend[source] / pieces.square()
-        deep_key = torch.floor((KEY_BIAS - EDGE_REACH - flatness) * KEY_SCALE).long() - 1
+        depth = KEY_BIAS - EDGE_REACH - flatness
+        if kind == STROKE and end_reach is not None and shallow is not None:
+            extra = extra + torch.maximum(torch.where(index == 0, end_reach[source, 0], 0.0),
+                                          torch.where(index + 1 >= pieces, end_reach[source, 1],
+                                                      0.0))
+            depth = depth - shallow[source]
+        deep_key = torch.floor(depth * KEY_SCALE).long() - 1
         round_ended = closed[path] | (linecap[path] == LineCap.ROUND)
         deep_key = torch.where(round_ended & (kind == STROKE), deep_key, -1)
         parts.append(

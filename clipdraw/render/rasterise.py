@@ -30,6 +30,7 @@ from clipdraw.render.bezier import path_segments, polynomial, power_basis, proje
 from clipdraw.render.composite import composite
 from clipdraw.render.coverage import band_coverage, edge_coverage
 from clipdraw.render.fusion import fused
+from clipdraw.render.joins import Joints, joint_table, shape_joins
 from clipdraw.render.pieces import (
     FILL,
     NO_PIECE,
@@ -45,7 +46,7 @@ from clipdraw.render.plan import RenderPlan, Sizes
 from clipdraw.render.search import filled, search, winding_numbers
 from clipdraw.render.settings import RenderSettings
 from clipdraw.render.shade import cap_ends, edge_normal, supersample_corners, supersample_joints
-from clipdraw.scene import FillRule, Scene
+from clipdraw.scene import FillRule, LineJoin, Scene
 
 __all__ = ["Fragments", "rasterise"]
 
@@ -128,6 +129,13 @@ def rasterise(
             width,
         )
 
+    # Miter and bevel joins cost nothing in scenes of round joins only (our drawings).
+    joints: Joints | None = None
+    end_reach = shallow = None
+    if sizes.flag("joins", ((scene.linejoin != int(LineJoin.ROUND)) & scene.stroked).any()):
+        joints = joint_table(table, controls.shape[1], half_width, closed, num_segments,
+                             scene.linejoin.reshape(-1), scene.miter_limit.reshape(-1))
+        end_reach, shallow = joints.search_margins(half_width, controls.shape[1])
     with torch.no_grad():
         pieces = flatten(
             controls.detach(),
@@ -139,6 +147,8 @@ def rasterise(
             layer_on,
             sizes,
             settings,
+            end_reach,
+            shallow,
         )
         layers = layer_boxes(pieces, layer_on.shape[0], width, height)
 
@@ -147,7 +157,7 @@ def rasterise(
     groups = sizes.groups(lambda: layer_groups(layers, settings.entries_per_group))
     fragments = Fragments.cat([
         _shade_group(layers.group(first, end), group, end, pieces, paths_table, layer_evenodd,
-                     compile, sizes, settings)
+                     compile, sizes, settings, joints)
         for group, (first, end) in enumerate(groups)
     ])
     layer, x, y, coverage = fragments.layer, fragments.x, fragments.y, fragments.coverage
@@ -239,6 +249,7 @@ def _shade_group(
     compile: bool,
     sizes: Sizes,
     settings: RenderSettings,
+    joints: Joints | None = None,
 ) -> Fragments:
     """Fragments of the group's layers, up to layer ``end``."""
     table, slots, half_width = paths.segments, paths.slots, paths.half_width
@@ -288,6 +299,10 @@ def _shade_group(
         stroke = supersample_joints(stroke, centre, distance.detach(), t, is_stroke, path, slot,
                                     paths, compile, sizes, number, settings)
         stroke = cap_ends(stroke, centre, path, slot, paths, sizes, number)
+        if joints is not None:
+            stroke = shape_joins(stroke, centre, distance, t, is_stroke, path, slot,
+                                 paths.segments, slots, half_width, paths.closed,
+                                 paths.num_segments, joints, sizes, number, settings)
         values = torch.where(is_stroke, stroke, values)
     if sizes.flag(("fills", number), is_fill.any()):
         fill = edge_coverage(torch.where(inside, distance, -distance), normal)

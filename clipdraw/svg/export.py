@@ -22,7 +22,7 @@ import svgwrite
 import torch
 
 from clipdraw.io import atomic_write
-from clipdraw.scene import FillRule, LineCap, Scene
+from clipdraw.scene import DEFAULT_MITER_LIMIT, FillRule, LineCap, LineJoin, Scene
 
 __all__ = ["INKSCAPE_NS", "LAYER_ID", "METADATA_ID", "BACKGROUND_ID", "save_svg", "scene_to_svg"]
 
@@ -31,6 +31,7 @@ LAYER_ID = "clipdraw"
 METADATA_ID = "clipdraw-metadata"
 BACKGROUND_ID = "clipdraw-background"
 _CAPS = {LineCap.BUTT: "butt", LineCap.ROUND: "round", LineCap.SQUARE: "square"}
+_JOINS = {LineJoin.ROUND: "round", LineJoin.MITER: "miter", LineJoin.BEVEL: "bevel"}
 _RULES = {FillRule.NONZERO: "nonzero", FillRule.EVENODD: "evenodd"}
 _OPACITY_DECIMALS = 3  # 8-bit colour channels need ~3 decimals of alpha to round-trip
 
@@ -113,7 +114,11 @@ def _style(scene: Scene, b: int, n: int, precision: int) -> dict[str, str]:
         width = float(scene.stroke_width[b, n])
         attrs["stroke-width"] = format_number(width, max(precision, 2))
         attrs["stroke-linecap"] = _CAPS[LineCap(int(scene.linecap[b, n]))]
-        attrs["stroke-linejoin"] = "round"
+        join = LineJoin(int(scene.linejoin[b, n]))
+        attrs["stroke-linejoin"] = _JOINS[join]
+        limit = float(scene.miter_limit[b, n])
+        if limit != DEFAULT_MITER_LIMIT:
+            attrs["stroke-miterlimit"] = format_number(limit, max(precision, 3))
     return attrs
 
 

@@ -15,13 +15,13 @@ inch, so ``210mm`` is 793.7 px), rounded to whole pixels; the ``viewBox`` (with 
 ``preserveAspectRatio``) and every transform map user units onto it, and a final scale stretches
 the document by the rounding (< 0.5 px) so that the ``viewBox`` fills the canvas exactly.
 
-Approximations, each named in the one warning a load gives: joins are drawn round (miter and
-bevel joins are named where they differ from round by over :data:`_VISIBLE` px); a stroke under a
-skew or non-uniform scale keeps one width (``sqrt |det|`` of the transform); ``opacity`` on a group
-is multiplied into its shapes' alphas, exact unless shapes in the group overlap (or one shape has
+Approximations, each named in the one warning a load gives: a stroke under a skew or
+non-uniform scale keeps one width (``sqrt |det|`` of the transform); ``opacity`` on a group is
+multiplied into its shapes' alphas, exact unless shapes in the group overlap (or one shape has
 both fill and stroke); a clip path is exact when it is an axis-aligned rectangle (nested viewports)
 and otherwise ignored. Skipped: text, images, gradients and patterns, dashes (drawn solid), masks,
-filters, blend modes.
+filters, blend modes. Joins (miter with ``stroke-miterlimit``, bevel, round) are drawn as SVG 1.1
+says; zero-length segments, which give a join no direction, are dropped.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from xml.etree import ElementTree
 import numpy as np
 import torch
 
-from clipdraw.scene import FillRule, LineCap, Scene
+from clipdraw.scene import DEFAULT_MITER_LIMIT, FillRule, LineCap, LineJoin, Scene
 from clipdraw.svg.clip import clip_to_rectangle
 from clipdraw.svg.export import BACKGROUND_ID, METADATA_ID
 from clipdraw.svg.geometry import (
@@ -59,6 +59,8 @@ __all__ = ["SvgImportError", "SvgLimits", "load_svg", "read_svg_metadata"]
 _LARGEST = 1e7  # px; beyond this float32 coordinates are meaningless (or infinite)
 _VISIBLE = 0.5  # px; an approximation that moves an edge by less than this goes unnamed
 _CAPS = {"butt": LineCap.BUTT, "round": LineCap.ROUND, "square": LineCap.SQUARE}
+# usvg writes miter (its initial value) for SVG 2's miter-clip and arcs, as resvg draws them.
+_JOINS = {"miter": LineJoin.MITER, "round": LineJoin.ROUND, "bevel": LineJoin.BEVEL}
 _RULES = {"nonzero": FillRule.NONZERO, "evenodd": FillRule.EVENODD}
 _MOST_SHAPES_COMPARED = 256  # group opacity: beyond this many shapes, assume some overlap
 _SKIPPED_MESSAGES = {"Recursive 'use'": "recursive <use> references (dropped)"}
@@ -132,41 +134,16 @@ def _colour(paint: str | None, opacity: str | None, kinds: dict[str, str],
     return (*rgb, min(1.0, max(0.0, _number(opacity, 1.0))))
 
 
-def _join_error(chain: np.ndarray, closed: bool, half_width: float, join: str,
-                miter_limit: float) -> float:
-    """The most (px) a round join of the chain differs from its ``join`` (miter or bevel)."""
-    p = chain if not closed else np.concatenate([chain, chain[:1]])
-    count = (len(p) - 1) // 3
-    if count < 1:
-        return 0.0
-    q = p[: 3 * count + 1]
-    starts, c1, c2, ends = q[0:-1:3], q[1::3], q[2::3], q[3::3]
-
-    def first_nonzero(*vectors: np.ndarray) -> np.ndarray:
-        out = vectors[-1].copy()
-        for vector in reversed(vectors[:-1]):
-            usable = np.hypot(vector[:, 0], vector[:, 1]) > 1e-9
-            out[usable] = vector[usable]
-        return out
-
-    leaving = first_nonzero(c1 - starts, c2 - starts, ends - starts)
-    arriving = first_nonzero(ends - c2, ends - c1, ends - starts)
-    incoming, outgoing = arriving[:-1], leaving[1:]
-    if closed:
-        incoming, outgoing = arriving, np.roll(leaving, -1, axis=0)
-    if len(incoming) == 0:
-        return 0.0
-    norms = np.hypot(*incoming.T) * np.hypot(*outgoing.T)
-    usable = norms > 1e-12
-    cos_turn = np.clip((incoming * outgoing).sum(1)[usable] / norms[usable], -1.0, 1.0)
-    cos_half = np.sqrt((1 + cos_turn) / 2)  # cos of half the turning angle
-    bevel = half_width * (1 - cos_half)
-    if join == "bevel":
-        return float(bevel.max(initial=0.0))
-    with np.errstate(divide="ignore"):
-        ratio = 1 / cos_half  # miter length over the stroke width
-    miter = np.where(ratio <= miter_limit, half_width * (ratio - 1), bevel)
-    return float(miter.max(initial=0.0))
+def _without_empty_segments(chain: np.ndarray) -> np.ndarray:
+    """The cubic chain without its zero-length segments, which draw nothing but would give a
+    join no direction (a chain of only such segments keeps one: a dot with caps)."""
+    count = (len(chain) - 1) // 3
+    segments = np.stack([chain[0:-1:3][:count], chain[1::3][:count], chain[2::3][:count],
+                         chain[3::3][:count]], axis=1)
+    moving = (segments != segments[:, :1]).any(axis=(1, 2))
+    if moving.all() or not moving.any():
+        return chain
+    return np.concatenate([chain[:1], segments[moving, 1:].reshape(-1, 2)])
 
 
 def _straight_to(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -176,7 +153,9 @@ def _straight_to(start: np.ndarray, end: np.ndarray) -> np.ndarray:
 
 def _bounds(path: _Path) -> np.ndarray:
     """``[xmin, ymin, xmax, ymax]`` of a sub-path's control points and stroke reach."""
-    reach = path.style["width"] * math.sqrt(2) / 2 if path.style["stroke"] else 0.0
+    style = path.style
+    corner = style["limit"] if style["join"] == LineJoin.MITER else 1.0
+    reach = style["width"] * max(math.sqrt(2), corner) / 2 if style["stroke"] else 0.0
     return np.concatenate([path.points.min(0) - reach, path.points.max(0) + reach])
 
 
@@ -348,7 +327,8 @@ class _Walker:
         chains = cubic_chains(get("d", ""))
         if not chains or (fill is None and stroke is None):
             return
-        subpaths = [(apply(where, chain), closed) for chain, closed in chains]
+        subpaths = [(_without_empty_segments(apply(where, chain)), closed)
+                    for chain, closed in chains]
         if not all(np.isfinite(c).all() and np.abs(c).max() <= _LARGEST for c, _ in subpaths) \
                 or not width <= _LARGEST:
             skipped.add("shapes with huge or infinite coordinates")
@@ -356,12 +336,14 @@ class _Walker:
         style = {
             "fill": fill, "stroke": stroke, "width": width if stroke is not None else 1.0,
             "cap": _CAPS.get(get("stroke-linecap", "butt"), LineCap.BUTT),
+            "join": _JOINS.get(get("stroke-linejoin", "miter"), LineJoin.MITER),
+            "limit": max(1.0, _number(get("stroke-miterlimit"), DEFAULT_MITER_LIMIT)),
             "rule": _RULES.get(get("fill-rule", "nonzero"), FillRule.NONZERO),
         }
         if get("shape-rendering") in ("crispEdges", "optimizeSpeed"):
             skipped.add("shape-rendering crispEdges (drawn anti-aliased)")
         if stroke is not None:
-            self._stroke_notes(element, subpaths, local_width, big, small, width)
+            self._stroke_notes(element, local_width, big, small)
             if fill is not None and get("paint-order", "normal").strip().startswith("stroke"):
                 skipped.add("paint-order stroke first (drawn fill first)")
         self._count(subpaths)
@@ -374,22 +356,14 @@ class _Walker:
                                         self.out.shapes, style))
         self.out.shapes += 1
 
-    def _stroke_notes(self, element: ElementTree.Element, subpaths: list, local_width: float,
-                      big: float, small: float, width: float) -> None:
-        """Name what the round-joined, single-width stroke draws differently."""
+    def _stroke_notes(self, element: ElementTree.Element, local_width: float, big: float,
+                      small: float) -> None:
+        """Name what the single-width, undashed stroke draws differently."""
         skipped = self.out.skipped
         if element.get("stroke-dasharray", "none") != "none":
             skipped.add("dashes (drawn solid)")
         if local_width * (big - small) / 2 > _VISIBLE:
             skipped.add("stroke widths under skew or non-uniform scale (one width drawn)")
-        join = element.get("stroke-linejoin", "miter")
-        if join == "round":
-            return
-        join = "bevel" if join == "bevel" else "miter"
-        limit = max(1.0, _number(element.get("stroke-miterlimit"), 4.0))
-        if any(_join_error(chain, closed, width / 2, join, limit) > _VISIBLE
-               for chain, closed in subpaths):
-            skipped.add(f"{join} joins (drawn round)")
 
     def _count(self, subpaths: list) -> None:
         self.out.segments += sum(len(chain) // 3 for chain, _ in subpaths)
@@ -467,6 +441,8 @@ def _to_scene(collected: _Collected, width: int, height: int, limits: SvgLimits,
         linecap=per_path([int(p.style["cap"]) for p in paths], torch.long),
         compound=per_path([p.shape for p in paths], torch.long),
         background=torch.tensor([background], dtype=dtype, device=device).clamp(0, 1),
+        linejoin=per_path([int(p.style["join"]) for p in paths], torch.long),
+        miter_limit=per_path([p.style["limit"] for p in paths], dtype),
     )
 
 
