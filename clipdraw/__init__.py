@@ -26,6 +26,7 @@ _SUBPACKAGES = {"render"}  # clipdraw.render: the subpackage, callable as its fu
 _LAZY = {
     "FillRule": "clipdraw.scene",
     "LineCap": "clipdraw.scene",
+    "LineJoin": "clipdraw.scene",
     "Scene": "clipdraw.scene",
     "Drawing": "clipdraw.drawing",
     "draw": "clipdraw.drawing",

@@ -97,7 +97,8 @@ def append_paths(first: Scene, second: Scene) -> Scene:
     offset = first.compound.amax(dim=1, keepdim=True) + 1 if first.num_paths else 0
     joined = {}
     for name in ("num_segments", "closed", "stroke_width", "stroke_color", "fill_color",
-                 "stroked", "filled", "fill_rule", "linecap"):
+                 "stroked", "filled", "fill_rule", "linecap",
+                 "linejoin", "miter_limit"):
         joined[name] = torch.cat([getattr(first, name), getattr(second, name)], dim=1)
     return first.replace(
         points=torch.cat([pad_points(first.points), pad_points(second.points)], dim=1),

@@ -7,7 +7,10 @@ white background) this prints the median forward and forward+backward time (back
 ``image.mean()``; all floating-point scene fields require grad, as during optimisation) over
 ``--repeats`` runs after one warm-up, the peak memory, and the ratio of the render's
 forward+backward time to that of one open_clip ViT-B-32 step (random weights, forward+backward
-of the mean image embedding on 4 images of 224 x 224) measured in the same invocation.
+of the mean image embedding on 4 images of 224 x 224) measured in the same invocation. The same
+step with the model as clipdraw loads it (:func:`clipdraw.models.load_clip`: eval mode, weights
+frozen, so the backward pass computes no weight gradients) is timed too, and its speed-up over
+plain open_clip printed.
 
 Peak memory: on CPU every scene (and CLIP) runs in a fresh subprocess and the table shows that
 process's peak resident set size (``ru_maxrss``, which includes Python + torch, about the
@@ -45,6 +48,7 @@ SCENES: dict[str, dict] = {
                            "scale": 4.0},
 }
 CLIP = "clip-ViT-B-32-4x224"
+FROZEN_CLIP = "clip-ViT-B-32-4x224-frozen"
 
 
 def make_scene(paths: int, size: int, min_width: float, max_width: float, *, seed: int = 0,
@@ -120,12 +124,21 @@ def _scene_work(
     return forward, forward_backward
 
 
-def _clip_work(device: str) -> tuple[Callable[[], None], Callable[[], None]]:
-    """Forward and forward+backward closures for one random-weight ViT-B-32 step on 4 images."""
-    import open_clip
+def _clip_work(device: str, frozen: bool = False) -> tuple[Callable[[], None],
+                                                             Callable[[], None]]:
+    """Forward and forward+backward closures for one random-weight ViT-B-32 step on 4 images:
+    plain open_clip (training mode, weights with gradients), or ``frozen`` as clipdraw loads
+    it."""
     import torch
 
-    model = open_clip.create_model("ViT-B-32", pretrained=None).to(device)
+    if frozen:
+        from clipdraw.models import load_clip
+
+        model = load_clip("ViT-B-32", "none", device=device)
+    else:
+        import open_clip
+
+        model = open_clip.create_model("ViT-B-32", pretrained=None).to(device)
     images = torch.rand(4, 3, 224, 224, device=device, requires_grad=True)
 
     def forward() -> None:
@@ -133,7 +146,8 @@ def _clip_work(device: str) -> tuple[Callable[[], None], Callable[[], None]]:
 
     def forward_backward() -> None:
         images.grad = None
-        model.zero_grad(set_to_none=True)
+        if not frozen:
+            model.zero_grad(set_to_none=True)
         model.encode_image(images).mean().backward()
 
     return forward, forward_backward
@@ -145,8 +159,8 @@ def run_worker(name: str, repeats: int, device: str, compile: bool = False,
     import torch
 
     torch.manual_seed(0)
-    if name == CLIP:
-        forward, forward_backward = _clip_work(device)
+    if name in (CLIP, FROZEN_CLIP):
+        forward, forward_backward = _clip_work(device, frozen=name == FROZEN_CLIP)
     else:
         forward, forward_backward = _scene_work(name, device, compile, plan)
     base = _peak_rss_mib()
@@ -183,13 +197,13 @@ def _in_subprocess(name: str, repeats: int, device: str, compile: bool = False,
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _table(results: list[dict], clip: dict) -> str:
+def _table(results: list[dict], clip: dict, frozen: dict) -> str:
     """A compact fixed-width table of the results, with render/CLIP ratios."""
     header = (f"{'scene':<28} {'fwd ms':>9} {'fwd+bwd ms':>11} {'peak MiB':>9} {'base MiB':>9} "
               f"{'fwd+bwd/CLIP':>13}")
     lines = [header, "-" * len(header)]
     clip_time = clip.get("forward_backward_s")
-    for row in [*results, clip]:
+    for row in [*results, clip, frozen]:
         if "error" in row:
             lines.append(f"{row['name']:<28} ERROR: {row['error']}")
             continue
@@ -200,6 +214,9 @@ def _table(results: list[dict], clip: dict) -> str:
             f"{row['forward_backward_s'] * 1e3:11.1f} {row['peak_mib']:9.0f} "
             f"{row['base_mib']:9.0f} {ratio}"
         )
+    if clip_time and "forward_backward_s" in frozen:
+        lines.append(f"frozen CLIP step (clipdraw's load_clip) is "
+                     f"{clip_time / frozen['forward_backward_s']:.2f}x as fast as plain open_clip")
     return "\n".join(lines)
 
 
@@ -229,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--device cuda requested but CUDA is not available")
     names = args.scene or list(SCENES)
     clip = _in_subprocess(CLIP, args.repeats, args.device)
+    frozen = _in_subprocess(FROZEN_CLIP, args.repeats, args.device)
     results = []
     for name in names:
         results.append(_in_subprocess(name, args.repeats, args.device))
@@ -241,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = next((r["threads"] for r in [clip, *results] if "threads" in r), "?")
     print(f"device {args.device}, torch threads {threads}, median of {args.repeats} runs after "
           f"1 warm-up; memory: {memory}")
-    print(_table(results, clip))
+    print(_table(results, clip, frozen))
     return 0
 
 

@@ -1,17 +1,25 @@
-"""Optional kernel fusion: the renderer's elementwise stages through :func:`torch.compile`."""
+"""Optional kernel fusion: the renderer's elementwise stages through :func:`torch.compile`.
+
+Compiled kernels are cached on disk by torch (inductor's FX graph and autograd caches), so only
+the first run on a machine waits for the C++ compiler. torch keeps that cache in the temporary
+folder, which many systems empty at boot; unless ``TORCHINDUCTOR_CACHE_DIR`` is set, clipdraw
+points it at :func:`compile_cache_dir`, in the user's cache folder.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import logging
+import os
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import torch
 
-__all__ = ["fused", "has_compiled"]
+__all__ = ["compile_cache_dir", "fused", "has_compiled"]
 
 Function = TypeVar("Function", bound=Callable)
 
@@ -46,8 +54,31 @@ def has_compiled() -> bool:
     return _compile.cache_info().currsize > 0
 
 
+def compile_cache_dir() -> Path:
+    """Where compiled kernels are kept between runs: ``$TORCHINDUCTOR_CACHE_DIR`` when set, else
+    ``clipdraw/torchinductor`` in the user's cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``).
+
+    Examples:
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"XDG_CACHE_HOME": "/cache"}):
+        ...     _ = os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+        ...     print(compile_cache_dir().as_posix())
+        /cache/clipdraw/torchinductor
+        >>> with mock.patch.dict(os.environ, {"TORCHINDUCTOR_CACHE_DIR": "/kernels"}):
+        ...     print(compile_cache_dir().as_posix())
+        /kernels
+    """
+    chosen = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "clipdraw" / "torchinductor"
+
+
 @functools.cache
 def _compile(function: Callable) -> Callable:
+    # torch reads the variable when it first compiles; a user's own setting wins.
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(compile_cache_dir()))
     return torch.compile(function, dynamic=True)
 
 

@@ -71,6 +71,12 @@ class Fragments:
         return Fragments(*(torch.cat([getattr(part, name) for part in parts])
                            for name in ("layer", "x", "y", "coverage")))
 
+    def covering(self) -> Fragments:
+        """The fragments of nonzero coverage (those of zero coverage have no gradient)."""
+        seen = torch.nonzero(self.coverage.detach() > 0).squeeze(1)
+        return Fragments(self.layer[seen], self.x[seen], self.y[seen],
+                         self.coverage.index_select(0, seen))
+
 
 def rasterise(
     scene: Scene,
@@ -155,23 +161,23 @@ def rasterise(
     paths_table = PathTable(table, controls.shape[1], half_width, closed, num_segments,
                             scene.linecap.reshape(-1))
     groups = sizes.groups(lambda: layer_groups(layers, settings.entries_per_group))
-    fragments = Fragments.cat([
-        _shade_group(layers.group(first, end), group, end, pieces, paths_table, layer_evenodd,
-                     compile, sizes, settings, joints)
-        for group, (first, end) in enumerate(groups)
-    ])
-    layer, x, y, coverage = fragments.layer, fragments.x, fragments.y, fragments.coverage
-    if not sizes.planned:
+    parts = []
+    for group, (first, end) in enumerate(groups):
+        part = _shade_group(layers.group(first, end), group, end, pieces, paths_table,
+                            layer_evenodd, compile, sizes, settings, joints)
         # Fragments in a shape's outer search margin often cover nothing: exactly zero
-        # coverage, and zero gradient too, so compositing can skip them.
-        seen = torch.nonzero(coverage.detach() > 0).squeeze(1)
-        layer, x, y = layer[seen], x[seen], y[seen]
-        coverage = coverage.index_select(0, seen)
-    paint = layer_paint.index_select(0, layer)
-    pixel = (layer_canvas[layer] * height + y) * width + x
-    return fused(composite, compile)(
-        pixel, paint[:, 3] * coverage, paint[:, :3], background, height, width
-    )
+        # coverage, and zero gradient too, so compositing can skip them (planned renders keep
+        # their fixed lengths).
+        parts.append(part if sizes.planned else part.covering())
+    fragments = Fragments.cat(parts)
+    del parts  # large scenes have tens of millions of fragments: keep one copy alive
+    layer, coverage = fragments.layer, fragments.coverage
+    pixel = (layer_canvas[layer] * height + fragments.y) * width + fragments.x
+    del fragments
+    # Gathered apart, so that the backward pass keeps no (F, 4) paint, only the (F,) layers.
+    alpha = layer_paint[:, 3].index_select(0, layer) * coverage
+    color = layer_paint[:, :3].index_select(0, layer)
+    return composite(pixel, alpha, color, background, height, width)
 
 
 def _locate(
