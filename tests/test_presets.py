@@ -91,3 +91,34 @@ def test_the_preset_is_an_option_of_the_command_line_and_the_batch_file():
     assert row.error is None
     resolved = row.settings.resolved()
     assert (resolved.stroke_width, resolved.clip_normalize) == (1.0, True)
+
+
+@pytest.mark.parametrize("preset, normalised", [(None, True), ("notebook", False)])
+def test_clip_sees_normalised_images_everywhere_unless_the_notebook_preset_says_not_to(
+    preset, normalised, tiny_clip, tiny_clip_config, tmp_path, monkeypatch
+):
+    import torch
+    from helpers import tiny_settings
+    from PIL import Image
+
+    from clipdraw.initialise import random_scene
+    from clipdraw.objectives import build_objectives
+    from clipdraw.optimise import Optimisation
+
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (16, 16), (255, 0, 0)).save(picture)
+    seen = []
+    encode = tiny_clip.encode_image
+    monkeypatch.setattr(tiny_clip, "encode_image",
+                        lambda images: seen.append(images.detach()) or encode(images))
+    settings = tiny_settings(tiny_clip_config, preset=preset, image_prompt=str(picture),
+                             paths=4).resolved()
+    generator = torch.Generator().manual_seed(0)
+    optimisation = Optimisation(random_scene(settings, generator), [settings],
+                                [build_objectives(settings)], [tiny_clip], [generator])
+    optimisation.step()
+    optimisation.evaluate()
+    assert len(seen) == 3  # the image prompt, the step's views, the evaluation
+    # Normalised white is (1 - mean) / std > 1 in every channel; a white canvas shows white.
+    assert all((float(images.max()) > 1.5) == normalised for images in seen)
+    assert all(float(images.min()) >= 0 for images in seen) != normalised
