@@ -12,8 +12,8 @@ these warp weights, so this is the most a step can reach. It prints the mean and
 fraction over the steps, for all views and for one view alone, and the time of the warp's
 forward and backward after/before (a ratio measured in this run, on this machine).
 
-With ``--figure PATH`` it also writes a PNG of the 1024 px canvas's per-pixel gradient
-magnitude of one step, before and after, side by side (log scale; black: no gradient).
+With ``--figure PATH`` it also writes a PNG of one step's per-pixel gradient magnitude over the
+centre of the largest canvas, before and after, side by side (log scale; black: no gradient).
 
 Usage: ``python scripts/bench_coverage.py [--sizes 224 512 1024] [--views 4] [--steps 20]
 [--figure assets/view_coverage.png]``
@@ -50,21 +50,27 @@ def coverage(size: int, views: int, seed: int, antialias: bool) -> tuple[Tensor,
 
 
 
-def figure(path: str, size: int, views: int, seed: int) -> None:
-    """Before | after gradient-magnitude maps of one step, log-scaled to a shared range."""
+def figure(path: str, size: int, views: int, seed: int, *, crop: int = 128, zoom: int = 3) -> None:
+    """Before | after maps of one step's per-pixel gradient magnitude over the central
+    ``crop`` x ``crop`` pixels of the canvas, each pixel shown ``zoom`` x ``zoom`` (black: no
+    gradient; brighter: more, on a log scale shared by both)."""
     from clipdraw.io import save_png
 
     maps = [coverage(size, views, seed, antialias)[0] for antialias in (False, True)]
-    logs = [torch.log10(m.clamp_min(1e-6)) for m in maps]
+    start = (size - crop) // 2
+    maps = [m[start : start + crop, start : start + crop] for m in maps]
+    logs = [torch.log10(m.clamp_min(1e-12)) for m in maps]
     low = min(float(g[m > 0].min()) for g, m in zip(logs, maps))
     high = max(float(g.max()) for g in logs)
-    gap = torch.ones(size, size // 32)
-    shaded = [torch.where(m > 0, 0.25 + 0.75 * (g - low) / (high - low), torch.zeros(()))
+    panels = [torch.where(m > 0, 0.3 + 0.7 * (g - low) / max(high - low, 1e-12), 0.0)
               for g, m in zip(logs, maps)]
-    image = torch.cat([shaded[0], gap, shaded[1]], dim=1)
-    rgba = torch.stack([image, image, image, torch.ones_like(image)])
-    save_png(rgba, path)
-    print(f"wrote {path}: {size} px canvas, {views} views, seed {seed}; left before, right after")
+    panels = [p.repeat_interleave(zoom, 0).repeat_interleave(zoom, 1) for p in panels]
+    image = torch.cat([panels[0], torch.ones(crop * zoom, 4 * zoom), panels[1]], dim=1)
+    save_png(torch.stack([image, image, image, torch.ones_like(image)]), path)
+    covered = [float((m > 0).float().mean()) for m in maps]
+    print(f"wrote {path}: the central {crop} px of a {size} px canvas, {views} views, seed "
+          f"{seed}; left before ({100 * covered[0]:.1f}% covered), right after "
+          f"({100 * covered[1]:.1f}%)")
 
 
 def main() -> None:
