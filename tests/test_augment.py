@@ -207,3 +207,22 @@ def test_the_averaged_canvas_keeps_the_canvas_geometry():
     assert inside.float().mean() > 0.5
     difference = (smooth - plain).abs().amax(1, keepdim=True)
     assert difference[inside].max() < 1e-9
+
+
+@pytest.mark.parametrize("antialias", [None, False])
+def test_a_drawings_views_are_antialiased_unless_its_settings_say_not(tiny_clip, antialias):
+    from helpers import tiny_settings
+
+    from clipdraw.initialise import random_scene
+    from clipdraw.objectives import build_objectives
+    from clipdraw.optimise import Optimisation
+
+    settings = tiny_settings("tiny", width=146, height=146, view_antialias=antialias).resolved()
+    generator = torch.Generator().manual_seed(0)
+    optimisation = Optimisation(random_scene(settings, generator), [settings],
+                                [build_objectives(settings)], [tiny_clip], [generator])
+    canvas = torch.rand(1, 3, 146, 146)
+    views = sample_views(torch.Generator().manual_seed(1), 2, 146, 146, MODEL)
+    expected = augment(canvas, views, MODEL, tiny_clip.mean, tiny_clip.std,
+                       antialias=antialias is None)
+    assert torch.equal(optimisation.augment(canvas, tiny_clip, views), expected)
