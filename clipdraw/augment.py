@@ -1,9 +1,13 @@
 """CLIPDraw's augmentations, every view of every canvas in one batched kornia warp.
 
 CLIPDraw applies ``RandomPerspective(distortion_scale=0.5, p=1, fill=white)`` then
-``RandomResizedCrop(size, scale=(0.7, 0.9))`` then CLIP's normalisation. Both geometric steps are
-homographies, so they are composed into one matrix per view and applied by one
-:func:`kornia.geometry.transform.warp_perspective` call (one bilinear resampling instead of two).
+``RandomResizedCrop(size, scale=(0.7, 0.9))``. Its notebook, which made the paper's figures, then
+feeds the views to CLIP as they are ("we don't normalize... but really you should"); clipdraw
+normalises them by the model's mean and std unless told not to (``--no-normalize``). Both
+geometric steps are homographies, so they are composed into one matrix per view and applied by
+one :func:`kornia.geometry.transform.warp_perspective` call (one bilinear resampling instead of
+two). Canvases larger than the model's input are area-averaged first (``antialias``), since one
+bilinear sample per view pixel would skip most of their pixels.
 The parameters are sampled with each drawing's own ``torch.Generator`` by the rules of kornia's
 ``PerspectiveGenerator`` (``"basic"``) and ``ResizedCropGenerator``, in their order (the tests
 compare them with kornia's generators draw for draw), so a drawing sees the same views whether it
@@ -24,7 +28,7 @@ from kornia.enhance import normalize
 from kornia.geometry.transform import get_perspective_transform, warp_perspective
 from torch import Tensor
 
-__all__ = ["augment", "sample_views"]
+__all__ = ["augment", "prefilter_factors", "sample_views"]
 
 
 def _box(x: Tensor, y: Tensor, width: Tensor, height: Tensor) -> Tensor:
@@ -120,34 +124,97 @@ def _whole_canvas_crop(height: int, width: int, ratio: tuple[float, float]) -> t
     return float(height), float(width)
 
 
+def prefilter_factors(canvas: tuple[int, int], size: tuple[int, int]) -> tuple[int, int]:
+    """Whole-pixel area-averaging factors ``(ky, kx)`` that bring a ``canvas`` ``(H, W)`` close
+    to the model's input ``size`` ``(h, w)``: ``max(1, round(H / h))`` and the same across.
+
+    A view then steps about one averaged pixel per view pixel (up to two where the perspective
+    stretches it), so its bilinear samples reach every averaged pixel and, through the average,
+    every canvas pixel; a canvas no larger than about 1.5 times the input is left as it is.
+
+    Example:
+        >>> prefilter_factors((224, 224), (224, 224)), prefilter_factors((1024, 512), (224, 224))
+        ((1, 1), (5, 2))
+    """
+    return tuple(max(1, round(side / out)) for side, out in zip(canvas, size))  # type: ignore
+
+
 def augment(
     images: Tensor,
     views: Tensor,
     size: tuple[int, int],
-    mean: Sequence[float],
-    std: Sequence[float],
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
     *,
     fill: float = 1.0,
+    antialias: bool = False,
 ) -> Tensor:
     """Warp each image to its views, fill outside with ``fill`` and normalise, in one call.
+
+    With ``antialias``, a canvas larger than ``size`` is first area-averaged by whole-pixel
+    factors (:func:`prefilter_factors`; the canvas padded with ``fill`` to a multiple of them)
+    and the views are warped from the averaged image: a prefilter for the downscaling, so that
+    thin strokes do not alias and every canvas pixel receives gradient. Where the factors are 1
+    the result is the unfiltered warp, bit for bit.
 
     Args:
         images: RGB canvases in [0, 1].
         views: homographies from :func:`sample_views`, ``A`` per canvas, canvas-major.
         size: output ``(h, w)`` (the CLIP model's input size).
-        mean, std: the model's normalisation.
+        mean, std: the model's normalisation; ``None``: none (views in [0, 1]).
         fill: value of pixels that come from outside the canvas (CLIPDraw: white).
+        antialias: prefilter canvases larger than ``size``.
 
     Shape:
         - images: :math:`(B, 3, H, W)`
         - views: :math:`(B \\cdot A, 3, 3)`
         - Output: :math:`(B \\cdot A, 3, h, w)`
+
+    Example:
+        >>> canvas = torch.zeros(1, 3, 64, 64)
+        >>> canvas[..., ::2] = 1  # one-pixel stripes, finer than the views' pixels
+        >>> views = sample_views(torch.Generator().manual_seed(0), 2, 64, 64, (16, 16))
+        >>> sharp = augment(canvas, views, (16, 16))
+        >>> smooth = augment(canvas, views, (16, 16), antialias=True)
+        >>> centre = (..., slice(6, 10), slice(6, 10))  # inside the canvas in every view
+        >>> bool(sharp[centre].std() > 0.2), bool((smooth[centre] - 0.5).abs().max() < 1e-6)
+        (True, True)
     """
     repeats = views.shape[0] // images.shape[0]
-    source = (images - fill).repeat_interleave(repeats, dim=0)
+    source = images - fill
+    homographies = views.to(images)
+    factors = prefilter_factors(tuple(images.shape[-2:]), size) if antialias else (1, 1)
+    if factors != (1, 1):
+        source, to_canvas = _area_average(source, factors)
+        homographies = (views @ to_canvas.to(views)).to(images)
+    source = source.repeat_interleave(repeats, dim=0)
     warped = warp_perspective(
-        source, views.to(images), size, mode="bilinear", padding_mode="zeros", align_corners=True
+        source, homographies, size, mode="bilinear", padding_mode="zeros", align_corners=True
     ) + fill
+    if mean is None or std is None:
+        return warped
     mean_t = torch.as_tensor(mean, device=images.device, dtype=images.dtype)
     std_t = torch.as_tensor(std, device=images.device, dtype=images.dtype)
     return normalize(warped, mean_t, std_t)
+
+
+def _area_average(source: Tensor, factors: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """``source`` averaged over ``ky`` x ``kx`` blocks (zero-padded at the bottom and right to
+    whole blocks), and the homography from averaged pixels to canvas pixels.
+
+    Convention:
+        Averaged pixel ``(i, j)`` covers canvas pixels ``ky i .. ky i + ky - 1`` (and across),
+        so its centre is canvas point ``(kx j + (kx - 1) / 2, ky i + (ky - 1) / 2)``.
+
+    Shape:
+        - source: :math:`(B, C, H, W)`
+        - Output: :math:`(B, C, \\lceil H / k_y \\rceil, \\lceil W / k_x \\rceil)`, and
+          :math:`(3, 3)` float64.
+    """
+    ky, kx = factors
+    height, width = source.shape[-2:]
+    padded = torch.nn.functional.pad(source, (0, -width % kx, 0, -height % ky))
+    averaged = torch.nn.functional.avg_pool2d(padded, (ky, kx))
+    to_canvas = torch.tensor([[kx, 0, (kx - 1) / 2], [0, ky, (ky - 1) / 2], [0, 0, 1]],
+                             dtype=torch.float64)
+    return averaged, to_canvas

@@ -125,8 +125,8 @@ class ClipModel:
         return torch.nn.functional.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
     def encode_image(self, images: Tensor) -> Tensor:
-        """Unit-norm embeddings of normalised images at :attr:`image_size` (differentiable in the
-        images; the model itself gets no gradient).
+        """Unit-norm embeddings of images at :attr:`image_size`, normalised or not (see
+        :meth:`preprocess`); differentiable in the images, the model itself gets no gradient.
 
         Shape:
             - images: :math:`(N, 3, h, w)`
@@ -136,8 +136,10 @@ class ClipModel:
         features = self.model.encode_image(images.to(device=weight.device, dtype=weight.dtype))
         return torch.nn.functional.normalize(features.float(), dim=-1)
 
-    def preprocess(self, images: Tensor) -> Tensor:
-        """Resize RGB images in [0, 1] to the input size (bicubic, antialiased) and normalise.
+    def preprocess(self, images: Tensor, *, normalize: bool = True) -> Tensor:
+        """Resize RGB images in [0, 1] to the input size (bicubic, antialiased) and normalise
+        them by :attr:`mean` and :attr:`std` (``normalize=False``: leave them in [0, 1], as the
+        CLIPDraw notebook fed CLIP).
 
         Shape:
             - images: :math:`(N, 3, H, W)`
@@ -146,6 +148,8 @@ class ClipModel:
         resized = torch.nn.functional.interpolate(
             images, size=self.image_size, mode="bicubic", align_corners=False, antialias=True
         ).clamp(0, 1)
+        if not normalize:
+            return resized
         mean = torch.as_tensor(self.mean, device=images.device, dtype=images.dtype)
         std = torch.as_tensor(self.std, device=images.device, dtype=images.dtype)
         return (resized - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)

@@ -86,15 +86,16 @@ def text_embeddings(model: ClipModel, texts: Sequence[str]) -> Tensor:
     return model.encode_text(list(texts))
 
 
-def image_features(model: ClipModel, images: Tensor) -> Tensor:
+def image_features(model: ClipModel, images: Tensor, *, normalize: bool = True) -> Tensor:
     """Unit-norm CLIP features of whole RGB images, without augmentation: each is resized to
-    the model's input (bicubic, antialiased) and normalised, as when a drawing is judged.
+    the model's input (bicubic, antialiased) and normalised (unless ``normalize=False``, as the
+    views of a drawing with ``clip_normalize`` off), as when a drawing is judged.
 
     Shape:
         - images: :math:`(N, 3, H, W)` RGB in [0, 1] (composite RGBA over white first)
         - Output: :math:`(N, D)`
     """
-    return model.encode_image(model.preprocess(images.to(model.device)))
+    return model.encode_image(model.preprocess(images.to(model.device), normalize=normalize))
 
 
 @torch.no_grad()
@@ -251,13 +252,15 @@ class ImagePrompt(_EmbeddingTarget):
 
     reports_similarity = True
 
-    def __init__(self, path: str | os.PathLike, weight: float = 1.0) -> None:
+    def __init__(self, path: str | os.PathLike, weight: float = 1.0, *,
+                 normalize: bool = True) -> None:
         super().__init__(weight)
         self.path = path
         self.image = load_image(path)
+        self.normalize = normalize  # as the drawing's views are, so that the two compare
 
     def _embed(self, model: ClipModel) -> Tensor:
-        return image_features(model, self.image[None])[0]
+        return image_features(model, self.image[None], normalize=self.normalize)[0]
 
 
 class PixelTarget(Objective):
@@ -303,7 +306,8 @@ def build_objectives(settings: DrawSettings) -> list[Objective]:
     objectives += [NegativePrompt(p, w)
                    for p, w in zip(resolved.negatives, resolved.negative_weights)]
     if settings.image_prompt is not None:
-        objectives.append(ImagePrompt(settings.image_prompt, settings.image_prompt_weight))
+        objectives.append(ImagePrompt(settings.image_prompt, settings.image_prompt_weight,
+                                      normalize=resolved.clip_normalize))
     if settings.target is not None:
         objectives.append(PixelTarget(settings.target, settings.target_weight))
     return objectives

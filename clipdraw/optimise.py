@@ -256,8 +256,13 @@ class Optimisation:
         ])
 
     def augment(self, canvas: Tensor, model: ClipModel, views: Tensor) -> Tensor:
-        """Augmented, normalised views of every canvas, shape :math:`(B \\cdot A, 3, h, w)`."""
-        return augment(canvas, views, model.image_size, model.mean, model.std)
+        """Augmented views of every canvas, normalised for ``model`` unless the settings say
+        not to (``clip_normalize``), prefiltered when the canvas is larger than the model's input
+        (``view_antialias``); shape :math:`(B \\cdot A, 3, h, w)`."""
+        first = self.settings[0]  # both are shared by the drawings optimised together
+        mean, std = (model.mean, model.std) if first.clip_normalize else (None, None)
+        return augment(canvas, views, model.image_size, mean, std,
+                       antialias=first.view_antialias)
 
     def features(self, canvas: Tensor) -> list[Tensor]:
         """Per model, CLIP features of every drawing's views, each :math:`(B, A, D_m)`."""
@@ -351,8 +356,9 @@ class Optimisation:
         ``similarity`` (canvas resized to each model's input) and each objective's metrics."""
         scene = self.scene(detach=True)
         canvas = self.render(scene)
-        features = [image_features(m, canvas)[:, None] for m in self.models] \
-            if self.uses_clip else []
+        normalize = self.settings[0].clip_normalize
+        features = [image_features(m, canvas, normalize=normalize)[:, None]
+                    for m in self.models] if self.uses_clip else []
         results = []
         for b, objs in enumerate(self.objectives):
             inputs = StepInputs(canvas[b], [f[b] for f in features], self.models)

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from clipdraw.presets import PRESETS
+
 __all__ = [
     "FIELD_TYPES",
     "LIMITS",
@@ -244,6 +246,18 @@ class Flag(ValueType):
 
     def describe(self) -> str:
         return "flag"
+
+
+@dataclass(frozen=True)
+class OffFlag(Flag):
+    """A flag that turns its field off (``--no-normalize`` sets ``clip_normalize`` to false).
+
+    >>> OffFlag().convert("true"), OffFlag().convert(False)
+    (False, True)
+    """
+
+    def convert(self, value: Any) -> bool:
+        return not super().convert(value)
 
 
 def _items(value: Any) -> list[Any]:
@@ -588,6 +602,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("init_svg", _file, "Start from the paths of this SVG, on its canvas unless --size.",
            flags=("--init",), columns=("init",)),
     Option("freeze_init", Flag(), "Keep the paths of --init fixed.", flags=("--freeze-init",)),
+    # views: presets, CLIP normalisation, antialiased views
+    Option("preset", Choice(choices=tuple(PRESETS)), "A named recipe for the options you have "
+           "not set: " + "; ".join(f"'{p.name}': {p.help}" for p in PRESETS.values()),
+           flags=("--preset",)),
+    Option("clip_normalize", Flag(), "Normalise the images CLIP sees by the model's mean and "
+           "std, as CLIP was trained (the CLIPDraw notebook did not).", flags=("--normalize",),
+           columns=("normalize",), mode_default="on; off with --preset notebook"),
+    Option("no_normalize", OffFlag(), "Feed CLIP un-normalised images, as the CLIPDraw "
+           "notebook did.", flags=("--no-normalize",), fields=("clip_normalize",)),
+    Option("view_antialias", Flag(), "Area-average canvases larger than the model's input "
+           "before warping them to views, so that every canvas pixel gets gradient.",
+           flags=("--view-antialias",), mode_default="on; off with --preset notebook"),
+    Option("no_view_antialias", OffFlag(), "Warp views from the full canvas with one bilinear "
+           "sample per view pixel, as the CLIPDraw notebook did.",
+           flags=("--no-view-antialias",), fields=("view_antialias",)),
 )
 
 OPTION_BY_KEY: Mapping[str, Option] = {o.key: o for o in OPTIONS}

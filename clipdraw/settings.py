@@ -108,6 +108,10 @@ class DrawSettings:
         models, pretrained, clip_weights: the CLIP ensemble.
         seed: the drawing's own random generator (initialisation and views).
         init_svg, freeze_init: start from an SVG's paths (and keep them fixed).
+        preset: a named recipe (:data:`clipdraw.presets.PRESETS`) filling the fields left at
+            their default.
+        clip_normalize, view_antialias: normalise the images CLIP sees by the model's mean and
+            std, and prefilter views of canvases larger than the model's input; ``None``: on.
     """
 
     prompts: tuple[str, ...] = ()
@@ -145,6 +149,10 @@ class DrawSettings:
     seed: int = 0
     init_svg: str | None = None
     freeze_init: bool = False
+    # views: a named recipe, CLIP normalisation, antialiased views (None: on)
+    preset: str | None = None
+    clip_normalize: bool | None = None
+    view_antialias: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompts", "negatives", "models"):
@@ -183,6 +191,21 @@ class DrawSettings:
         return cached
 
     def _resolve(self) -> ResolvedSettings:
+        return self._with_preset()._resolve_mode()
+
+    def _with_preset(self) -> DrawSettings:
+        """These settings with the preset's values in the fields left at their default (a
+        preset changes only the options you have not set)."""
+        from clipdraw.presets import PRESETS
+
+        preset = PRESETS.get(self.preset) if self.preset is not None else None
+        if preset is None:  # none, or unknown: validate() names it
+            return self
+        unset = {f.name for f in dataclasses.fields(DrawSettings)
+                 if getattr(self, f.name) == f.default}
+        return self.replace(**{k: v for k, v in preset.values.items() if k in unset})
+
+    def _resolve_mode(self) -> ResolvedSettings:
         defaults = PAINTERLY_DEFAULTS if self.painterly else CLIPDRAW_DEFAULTS
         changes = {k: defaults[k] for k in _MODE_FIELDS if getattr(self, k) is None}
         if self.paths is None and self.init_svg is not None:
@@ -205,6 +228,9 @@ class DrawSettings:
         changes["negative_weights"] = tuple(self.negative_weight if w is None else w
                                             for w in weights)
         changes["classic_negatives"] = False
+        for name in ("clip_normalize", "view_antialias"):
+            if getattr(self, name) is None:
+                changes[name] = True
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return ResolvedSettings(**{**values, **changes})
 
@@ -282,7 +308,7 @@ class DrawSettings:
     def shared_fields() -> Sequence[str]:
         """Options that every drawing of one batch must share."""
         return ("width", "height", "iterations", "models", "pretrained", "clip_weights",
-                "num_augs")
+                "num_augs", "clip_normalize", "view_antialias")
 
 
 @dataclass(frozen=True)

@@ -131,3 +131,98 @@ def test_gradients_reach_the_canvas():
     views = sample_views(torch.Generator().manual_seed(0), 3, 16, 16, (8, 8))
     augment(image, views, (8, 8), *NO_NORM).sum().backward()
     assert image.grad is not None and image.grad.abs().sum() > 0
+
+
+def test_views_are_left_unnormalised_without_a_mean_and_std():
+    image = torch.full((1, 3, 8, 8), 0.25)
+    views = sample_views(torch.Generator().manual_seed(0), 1, 8, 8, (4, 4), distortion=0.0)
+    assert torch.equal(augment(image, views, (4, 4)), augment(image, views, (4, 4), *NO_NORM))
+    assert torch.allclose(augment(image, views, (4, 4)), torch.tensor(0.25))
+
+
+# -- antialiased views ---------------------------------------------------------------------------
+MODEL = (32, 32)
+
+
+def _coverage(size, antialias, seed, views=4):
+    """Fraction of a size x size canvas's pixels whose gradient from the sum of its views is
+    non-zero."""
+    canvas = torch.rand(1, 3, size, size, requires_grad=True)
+    homographies = sample_views(torch.Generator().manual_seed(seed), views, size, size, MODEL)
+    augment(canvas, homographies, MODEL, antialias=antialias).sum().backward()
+    return float((canvas.grad.abs().sum(1) > 0).float().mean())
+
+
+def _supersampled(image, views, size, n):
+    """Reference views: each warped to an n-times finer grid by one bilinear sample per fine
+    pixel, then averaged over n x n blocks (a box filter of one view pixel)."""
+    fine = torch.tensor([[n, 0, (n - 1) / 2], [0, n, (n - 1) / 2], [0, 0, 1]], dtype=views.dtype)
+    warped = augment(image, fine @ views, (size[0] * n, size[1] * n))
+    return torch.nn.functional.avg_pool2d(warped, n)
+
+
+@pytest.mark.parametrize("size", [32, 40])
+def test_antialiasing_leaves_views_of_a_canvas_near_the_models_size_bit_for_bit(size):
+    image = torch.rand(2, 3, size, size)
+    views = sample_views(torch.Generator().manual_seed(4), 6, size, size, MODEL)
+    plain = augment(image, views, MODEL, *NO_NORM)
+    assert torch.equal(augment(image, views, MODEL, *NO_NORM, antialias=True), plain)
+
+
+@pytest.mark.parametrize("size", [64, 128, 146])
+def test_four_antialiased_views_reach_nearly_every_pixel_of_a_large_canvas(size):
+    after = [_coverage(size, True, seed) for seed in range(3)]
+    assert min(after) >= 0.95
+    if size == 146:  # 4.6 x the model's side, as 1024 px canvases are for a 224 px model
+        assert max(_coverage(size, False, seed) for seed in range(3)) < 0.5
+
+
+def test_antialiased_views_of_one_pixel_stripes_are_grey_as_a_supersampled_warp_sees_them():
+    canvas = torch.zeros(1, 3, 146, 146)
+    canvas[..., ::2] = 1
+    views = sample_views(torch.Generator().manual_seed(6), 4, 146, 146, MODEL)
+    reference = _supersampled(canvas, views, MODEL, 8)
+    plain = augment(canvas, views, MODEL)
+    smooth = augment(canvas, views, MODEL, antialias=True)
+    assert (smooth - reference).abs().mean() < 0.05
+    assert (plain - reference).abs().mean() > 0.1  # the unfiltered warp aliases
+
+
+def test_the_averaged_canvas_keeps_the_canvas_geometry():
+    # Averages of a linear ramp are the ramp at the blocks' centres, so the prefiltered views of
+    # a ramp are the plain views wherever both sample inside the canvas.
+    height, width = 150, 133  # factors (5, 4); partial blocks at the bottom and right
+    y, x = torch.meshgrid(torch.arange(height, dtype=torch.float64),
+                          torch.arange(width, dtype=torch.float64), indexing="ij")
+    ramp = torch.stack([x / width, y / height, (x + y) / (width + height)])[None]
+    views = sample_views(torch.Generator().manual_seed(8), 6, height, width, MODEL)
+    plain = augment(ramp, views, MODEL)
+    smooth = augment(ramp, views, MODEL, antialias=True)
+    grid = torch.stack(torch.meshgrid(torch.arange(MODEL[0], dtype=torch.float64),
+                                      torch.arange(MODEL[1], dtype=torch.float64),
+                                      indexing="ij")[::-1], dim=-1).reshape(-1, 2)
+    source = _apply(torch.linalg.inv(views), grid)  # (V, h * w, 2) canvas points
+    inside = ((source[..., 0] > 5) & (source[..., 0] < width - 10)
+              & (source[..., 1] > 5) & (source[..., 1] < height - 10)).view(-1, 1, *MODEL)
+    assert inside.float().mean() > 0.5
+    difference = (smooth - plain).abs().amax(1, keepdim=True)
+    assert difference[inside].max() < 1e-9
+
+
+@pytest.mark.parametrize("antialias", [None, False])
+def test_a_drawings_views_are_antialiased_unless_its_settings_say_not(tiny_clip, antialias):
+    from helpers import tiny_settings
+
+    from clipdraw.initialise import random_scene
+    from clipdraw.objectives import build_objectives
+    from clipdraw.optimise import Optimisation
+
+    settings = tiny_settings("tiny", width=146, height=146, view_antialias=antialias).resolved()
+    generator = torch.Generator().manual_seed(0)
+    optimisation = Optimisation(random_scene(settings, generator), [settings],
+                                [build_objectives(settings)], [tiny_clip], [generator])
+    canvas = torch.rand(1, 3, 146, 146)
+    views = sample_views(torch.Generator().manual_seed(1), 2, 146, 146, MODEL)
+    expected = augment(canvas, views, MODEL, tiny_clip.mean, tiny_clip.std,
+                       antialias=antialias is None)
+    assert torch.equal(optimisation.augment(canvas, tiny_clip, views), expected)
