@@ -588,6 +588,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("init_svg", _file, "Start from the paths of this SVG, on its canvas unless --size.",
            flags=("--init",), columns=("init",)),
     Option("freeze_init", Flag(), "Keep the paths of --init fixed.", flags=("--freeze-init",)),
+    # keeping the best drawing and early stop (clipdraw/best.py)
+    Option("best_every", Number(integer=True, minimum=0, maximum=LIMITS["iterations"]),
+           "Every N steps, score the drawing on fixed views and keep the best one as the "
+           "result (0: the last one).", flags=("--best-every",)),
+    Option("patience", Number(integer=True, minimum=0, maximum=LIMITS["iterations"]),
+           "Stop after this many scorings in a row without a better score (0: never; needs "
+           "--best-every).", flags=("--patience",)),
 )
 
 OPTION_BY_KEY: Mapping[str, Option] = {o.key: o for o in OPTIONS}

@@ -108,6 +108,8 @@ class DrawSettings:
         models, pretrained, clip_weights: the CLIP ensemble.
         seed: the drawing's own random generator (initialisation and views).
         init_svg, freeze_init: start from an SVG's paths (and keep them fixed).
+        best_every, patience: keep the best-scoring drawing, scored every ``best_every`` steps,
+            and stop after ``patience`` scorings without improvement (:mod:`clipdraw.best`).
     """
 
     prompts: tuple[str, ...] = ()
@@ -145,6 +147,9 @@ class DrawSettings:
     seed: int = 0
     init_svg: str | None = None
     freeze_init: bool = False
+    # keeping the best drawing and early stop (clipdraw/best.py)
+    best_every: int = 0
+    patience: int = 0
 
     def __post_init__(self) -> None:
         for name in ("prompts", "negatives", "models"):
@@ -245,6 +250,8 @@ class DrawSettings:
             raise SettingsError("models", "give at least one CLIP model")
         if s.freeze_init and s.init_svg is None:
             raise SettingsError("freeze_init", "needs --init (an SVG to start from)")
+        if s.patience and not s.best_every:
+            raise SettingsError("patience", "needs --best-every (how often to score)")
         for name in ("image_prompt", "target", "init_svg", "clip_weights"):
             path = getattr(s, name)
             if path is not None and not Path(path).is_file():
