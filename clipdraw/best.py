@@ -16,7 +16,7 @@ Example:
     >>> import torch
     >>> keeper = BestKeeper(every=[2], patience=[2])
     >>> for step, score in ((2, 0.5), (4, 0.7), (6, 0.6), (8, 0.7)):
-    ...     keeper.update(step, [score], {"points": torch.zeros(1, 3)})
+    ...     improved = keeper.update(step, [score], {"points": torch.zeros(1, 3)})
     >>> keeper.best_step, keeper.best_score, keeper.stopped_at
     ([4], [0.7], [8])
 """
