@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from clipdraw._version import __version__
+from clipdraw.best import MAX_BEST_OF, MAX_SEED, best_index, candidate_seeds
 from clipdraw.initialise import append_paths, random_scene
 from clipdraw.io import atomic_files, atomic_path, atomic_write, json_safe, write_png
 from clipdraw.io import save_png as _save_png
@@ -38,10 +39,12 @@ __all__ = [
     "FrameSaver",
     "ProgressBar",
     "VideoRecorder",
+    "best_of_settings",
     "draw",
     "draw_batch",
     "import_svg",
     "initial_scene",
+    "keep_best",
     "load_models",
 ]
 
@@ -54,15 +57,27 @@ class Drawing:
         scene: one canvas (B = 1), detached.
         settings: the resolved settings.
         metrics: ``similarity`` (CLIP, without augmentation), ``loss``, ``steps``, ``psnr`` for
-            a pixel target, ``interrupted`` when the run stopped early (all in the metadata).
+            a pixel target, ``score`` (on fixed views, :mod:`clipdraw.best`), ``best_step``
+            when the best drawing was kept, ``stopped_at`` when patience stopped the run,
+            ``interrupted`` when Ctrl-C or an error did, ``best_of`` and ``candidates`` when it
+            is the best of several seeds (all in the metadata).
         seconds: how long the optimisation took (not in the metadata, which stays the same from
             run to run).
+        last: the drawing after the last step, when this one is the best of the run
+            (``best_every``); ``None`` otherwise.
     """
 
     scene: Scene
     settings: DrawSettings
     metrics: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    last: Drawing | None = None
+
+    @property
+    def score(self) -> float | None:
+        """What best-of ranks by: the ``score`` on fixed views, else the ``similarity``."""
+        value = self.metrics.get("score", self.metrics.get("similarity"))
+        return None if value is None else float(value)
 
     @property
     def similarity(self) -> float | None:
@@ -263,22 +278,43 @@ def draw_batch(
     bar = ProgressBar(optimisation.iterations) if progress else None
     start = time.perf_counter()
 
-    def drawings(error: BaseException | None = None) -> list[Drawing]:
-        current = optimisation.scene(detach=True)
-        # After Ctrl-C, save at once: the last step's similarity instead of a clean evaluation.
-        last = [{} if sim is None else {"similarity": sim} for sim in optimisation.similarities]
+    def measured(scene: Scene, error: BaseException | None) -> list[dict[str, Any]]:
+        """Per drawing, its clean metrics and ``score`` (after Ctrl-C, at once: the last step's
+        similarity instead; a broken model must not stop us from saving the drawing)."""
+        quick = [{} if sim is None else {"similarity": sim} for sim in optimisation.similarities]
+        if isinstance(error, KeyboardInterrupt):
+            return quick
         try:
-            metrics = last if isinstance(error, KeyboardInterrupt) else optimisation.evaluate()
-        except Exception:  # a broken model must not stop us from saving the drawing
-            metrics = last
+            scores = optimisation.score(scene)
+            return [{**m, "score": score}
+                    for m, score in zip(optimisation.evaluate(scene), scores)]
+        except Exception:
+            return quick
+
+    def drawings(error: BaseException | None = None) -> list[Drawing]:
+        keeper = optimisation.keeper
+        current = optimisation.scene(detach=True)
+        kept = any(step is not None for step in keeper.best_step)
+        result = optimisation.result() if kept else current
+        metrics = measured(result, error)
+        lasts = measured(current, error) if kept else metrics
         out = []
         for b, s in enumerate(resolved):
-            figures: dict[str, Any] = {"loss": optimisation.losses[b],
-                                       "steps": optimisation.step_count, **metrics[b]}
+            steps = optimisation.steps_done(b)
+            common: dict[str, Any] = {"steps": steps}
+            if keeper.stopped_at[b] is not None:
+                common["stopped_at"] = keeper.stopped_at[b]
             if error is not None:
-                figures["interrupted"] = type(error).__name__
-            out.append(Drawing(current[b].take_paths(counts[b]), s, figures,
-                               seconds=time.perf_counter() - start))
+                common["interrupted"] = type(error).__name__
+            last = {"loss": optimisation.losses[b], **common, **lasts[b]}
+            seconds = time.perf_counter() - start
+            drawing = Drawing(current[b].take_paths(counts[b]), s, last, seconds=seconds)
+            if keeper.best_step[b] is not None:
+                best = {"loss": keeper.best_loss[b], **common, **metrics[b],
+                        "best_step": keeper.best_step[b], "score": keeper.best_score[b]}
+                drawing = Drawing(result[b].take_paths(counts[b]), s, best, seconds=seconds,
+                                  last=drawing)
+            out.append(drawing)
         return out
 
     try:
@@ -303,6 +339,7 @@ def draw(
     clip_models: Sequence[ClipModel] | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool = False,
+    best_of: int = 1,
     **options: Any,
 ) -> Drawing:
     """Draw one prompt (or several) as editable vector strokes.
@@ -314,6 +351,8 @@ def draw(
         clip_models: already loaded CLIP models to reuse (see :func:`load_models`).
         callbacks: called with a :class:`~clipdraw.optimise.StepInfo` after every step.
         progress: show a progress bar on stderr.
+        best_of: draw this many seeds (``seed``, ``seed + 1``, ...) together, in one batch,
+            and return the one with the best score (see :func:`keep_best`).
         **options: any :class:`~clipdraw.settings.DrawSettings` field (``iterations=100``,
             ``seed=3``, ``models=("ViT-B-16",)``, ...).
 
@@ -327,8 +366,41 @@ def draw(
     if "model" in options:
         model = options.pop("model")
         options["models"] = (model,) if isinstance(model, str) else tuple(model)
-    return draw_batch([base.replace(**options)], device=device, dtype=dtype,
-                      clip_models=clip_models, callbacks=callbacks, progress=progress)[0]
+    candidates = best_of_settings(base.replace(**options), best_of)
+    return keep_best(draw_batch(candidates, device=device, dtype=dtype, clip_models=clip_models,
+                                callbacks=callbacks, progress=progress))
+
+
+def best_of_settings(settings: DrawSettings, count: int) -> list[DrawSettings]:
+    """The settings of ``count`` best-of candidates: ``settings`` with seeds ``seed``,
+    ``seed + 1``, ... (``[settings]`` itself for one).
+
+    Raises:
+        SettingsError: ``count`` is out of range, or the seeds would pass the largest seed.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_BEST_OF:
+        raise SettingsError("best_of", f"must be a whole number from 1 to {MAX_BEST_OF}, "
+                                       f"got {count!r}")
+    if count == 1:
+        return [settings]
+    seeds = candidate_seeds(settings.seed, count)
+    if seeds[-1] > MAX_SEED:
+        raise SettingsError("best_of", f"seeds {seeds[0]} to {seeds[-1]} pass the largest "
+                                       f"seed ({MAX_SEED}); give a smaller --seed")
+    return [settings.replace(seed=seed) for seed in seeds]
+
+
+def keep_best(candidates: Sequence[Drawing]) -> Drawing:
+    """The candidate with the highest :attr:`Drawing.score` (:func:`clipdraw.best.best_index`),
+    its metrics naming every candidate's seed and score; a single drawing as it is."""
+    if len(candidates) == 1:
+        return candidates[0]
+    winner = candidates[best_index([d.score for d in candidates])]
+    metrics = {**winner.metrics, "best_of": len(candidates),
+               "candidates": [{"seed": int(d.settings.seed), "score": d.score}
+                              for d in candidates]}
+    return Drawing(winner.scene, winner.settings, metrics, seconds=winner.seconds,
+                   last=winner.last)
 
 
 # -- callbacks ---------------------------------------------------------------------------------

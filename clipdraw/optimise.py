@@ -10,7 +10,9 @@ Each step:
 3. per drawing: add up its objectives; backpropagate the sum;
 4. Adam step (one parameter group per drawing and kind: points, widths, stroke and fill
    colours), then clamp widths to ``[min_width, max_width]`` and colours to ``[0, 1]``;
-5. call the callbacks with a :class:`StepInfo`.
+5. score the drawings due on their fixed views, keep each one's best, stop those out of
+   patience (:mod:`clipdraw.best`; only with ``best_every``);
+6. call the callbacks with a :class:`StepInfo`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from torch import Tensor
 
 from clipdraw.augment import augment, sample_views
+from clipdraw.best import BestKeeper
 from clipdraw.models import ClipModel
 from clipdraw.objectives import Objective, StepInputs, image_features
 from clipdraw.render import WHITE, RenderPlan, over, render
@@ -74,6 +77,8 @@ class StepInfo:
         scene: the drawings after this step, detached and clamped (``scene[b]`` is drawing
             ``b``).
         settings: per drawing, its resolved settings.
+        scores: per drawing, its score on its fixed views when it was scored after this step
+            (``None`` when it was not; the whole field ``None`` when none was).
     """
 
     step: int
@@ -83,6 +88,7 @@ class StepInfo:
     elapsed: float
     scene: Scene
     settings: list[DrawSettings]
+    scores: list[float | None] | None = None
 
 
 #: Called with a :class:`StepInfo` after every step. A callback object may also have a
@@ -209,6 +215,11 @@ class Optimisation:
                    for b in range(batch)]
             for kind in _KINDS
         }
+        self.keeper = BestKeeper([s.best_every for s in self.settings],
+                                 [s.patience for s in self.settings])
+        # Fixed views come from a generator of their own, reset to this state at each scoring.
+        self.fixed_view_states = [torch.Generator().manual_seed(int(s.seed)).get_state()
+                                  for s in self.settings]
         groups = []
         for b, s in enumerate(self.settings):
             rates = {"points": point_lr_at(s, 0), "stroke_width": s.width_lr,
@@ -290,12 +301,16 @@ class Optimisation:
         return total, losses, sims
 
     def apply_step(self) -> None:
-        """Schedule the point learning rates, mask frozen paths, Adam step, clamp."""
+        """Schedule the point learning rates, mask frozen paths, Adam step (not of drawings
+        stopped early), clamp."""
+        active = self.keeper.active
         for group in self.optimiser.param_groups:
             b = group["drawing"]
             param = group["params"][0]
             if group["kind"] == "points":
                 group["lr"] = point_lr_at(self.settings[b], self.step_count)
+            if not active[b]:
+                param.grad = None  # Adam skips it, moments and all
             if param.grad is not None:
                 frozen = ~self.trainable[b]
                 param.grad[frozen] = 0
@@ -342,19 +357,68 @@ class Optimisation:
                 note = getattr(callback, "note", None)
                 if note is not None:
                     note(COMPILE_NOTE)
-        while self.step_count < self.iterations:
+        while self.step_count < self.iterations and not self.keeper.all_stopped:
             self.step()
+            scores = self.keep_best()
             info = StepInfo(self.step_count, self.iterations, list(self.losses),
                             list(self.similarities), time.perf_counter() - start,
-                            self.scene(detach=True), list(self.settings))
+                            self.scene(detach=True), list(self.settings), scores)
             for callback in callbacks:
                 callback(info)
 
+    # -- the best drawing (clipdraw/best.py) -----------------------------------------------------
     @torch.no_grad()
-    def evaluate(self) -> list[dict[str, float]]:
-        """Per drawing, metrics of the current drawing without augmentation: its CLIP
-        ``similarity`` (canvas resized to each model's input) and each objective's metrics."""
-        scene = self.scene(detach=True)
+    def score(self, scene: Scene | None = None) -> list[float]:
+        """Per drawing, its score: minus its loss on its fixed views (higher is better).
+
+        The fixed views are the ones a generator seeded with the drawing's seed gives, the
+        same at every call; the drawings' own generators are left as they were, so scoring
+        never changes a drawing. ``scene`` defaults to the current drawings.
+        """
+        scene = self.scene(detach=True) if scene is None else scene
+        own = self.generators
+        with deterministic_algorithms(self.deterministic):
+            while True:
+                self.generators = [torch.Generator().set_state(state)
+                                   for state in self.fixed_view_states]
+                try:
+                    canvas = self.render(scene)
+                    _, losses, _ = self.loss(canvas, self.features(canvas))
+                finally:
+                    self.generators = own
+                if self.render_plan is None or self.render_plan.fits():
+                    break
+        return [-loss for loss in losses]
+
+    def keep_best(self) -> list[float | None] | None:
+        """Score the drawings due after this step and keep their best; their scores (``None``
+        for those not scored), or ``None`` when none was due."""
+        due = self.keeper.due(self.step_count, last=self.step_count == self.iterations)
+        if not any(due):
+            return None
+        current = self.scene(detach=True)
+        scores = [score if d else None for score, d in zip(self.score(current), due)]
+        self.keeper.update(self.step_count, scores, {k: getattr(current, k) for k in _KINDS},
+                           self.losses)
+        return scores
+
+    def result(self) -> Scene:
+        """The drawings to keep: each scored drawing's best, the others as they are now
+        (detached and clamped)."""
+        current = self.scene(detach=True)
+        return current.replace(**self.keeper.fields({k: getattr(current, k) for k in _KINDS}))
+
+    def steps_done(self, drawing: int) -> int:
+        """Steps drawing ``drawing`` was optimised for (fewer when it stopped early)."""
+        stopped = self.keeper.stopped_at[drawing]
+        return self.step_count if stopped is None else stopped
+
+    @torch.no_grad()
+    def evaluate(self, scene: Scene | None = None) -> list[dict[str, float]]:
+        """Per drawing, metrics of the current drawing (or of ``scene``) without augmentation:
+        its CLIP ``similarity`` (canvas resized to each model's input) and each objective's
+        metrics."""
+        scene = self.scene(detach=True) if scene is None else scene
         canvas = self.render(scene)
         normalize = self.settings[0].clip_normalize
         features = [image_features(m, canvas, normalize=normalize)[:, None]

@@ -617,6 +617,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("no_view_antialias", OffFlag(), "Warp views from the full canvas with one bilinear "
            "sample per view pixel, as the CLIPDraw notebook did.",
            flags=("--no-view-antialias",), fields=("view_antialias",)),
+    # keeping the best drawing and early stop (clipdraw/best.py)
+    Option("best_every", Number(integer=True, minimum=0, maximum=LIMITS["iterations"]),
+           "Every N steps, score the drawing on fixed views and keep the best one as the "
+           "result (0: the last one).", flags=("--best-every",)),
+    Option("patience", Number(integer=True, minimum=0, maximum=LIMITS["iterations"]),
+           "Stop after this many scorings in a row without a better score (0: never; needs "
+           "--best-every).", flags=("--patience",)),
 )
 
 OPTION_BY_KEY: Mapping[str, Option] = {o.key: o for o in OPTIONS}

@@ -112,6 +112,8 @@ class DrawSettings:
             their default.
         clip_normalize, view_antialias: normalise the images CLIP sees by the model's mean and
             std, and prefilter views of canvases larger than the model's input; ``None``: on.
+        best_every, patience: keep the best-scoring drawing, scored every ``best_every`` steps,
+            and stop after ``patience`` scorings without improvement (:mod:`clipdraw.best`).
     """
 
     prompts: tuple[str, ...] = ()
@@ -153,6 +155,9 @@ class DrawSettings:
     preset: str | None = None
     clip_normalize: bool | None = None
     view_antialias: bool | None = None
+    # keeping the best drawing and early stop (clipdraw/best.py)
+    best_every: int = 0
+    patience: int = 0
 
     def __post_init__(self) -> None:
         for name in ("prompts", "negatives", "models"):
@@ -271,6 +276,8 @@ class DrawSettings:
             raise SettingsError("models", "give at least one CLIP model")
         if s.freeze_init and s.init_svg is None:
             raise SettingsError("freeze_init", "needs --init (an SVG to start from)")
+        if s.patience and not s.best_every:
+            raise SettingsError("patience", "needs --best-every (how often to score)")
         for name in ("image_prompt", "target", "init_svg", "clip_weights"):
             path = getattr(s, name)
             if path is not None and not Path(path).is_file():

@@ -40,6 +40,7 @@ from torch import Tensor
 from clipdraw.batch.lock import FolderLock
 from clipdraw.batch.manifest import MANIFEST_NAME, Manifest, entry_is_complete, latest_entries
 from clipdraw.batch.rows import Job, Row, expand_jobs, row_from_mapping
+from clipdraw.best import best_index
 from clipdraw.drawing import Drawing
 from clipdraw.io import WriteFailed, json_safe, remove_temporaries
 from clipdraw.objectives import similarity
@@ -100,10 +101,13 @@ class Drawn:
         return None if self.drawing is None else _as_float(self.drawing.similarity)
 
     @property
-    def score(self) -> float:
-        """What best-of ranks by: the judge's similarity when there is one, else the drawer's."""
-        value = self.judge_similarity if self.judge_similarity is not None else self.similarity
-        return float("-inf") if value is None or value != value else float(value)
+    def score(self) -> float | None:
+        """What best-of ranks by: the judge's similarity when there is one, else the drawing's
+        :attr:`~clipdraw.drawing.Drawing.score` (on fixed views; ranked by
+        :func:`clipdraw.best.best_index`)."""
+        if self.judge_similarity is not None:
+            return self.judge_similarity
+        return None if self.drawing is None else _as_float(self.drawing.score)
 
 
 class Progress(Protocol):
@@ -406,7 +410,7 @@ def _save_job(job: Job, drawn: list[Drawn], out_dir: Path, png: bool, extra: Map
     }
     if len(drawn) > 1:
         base["candidates"] = [
-            {"seed": int(d.settings.seed), "similarity": d.similarity,
+            {"seed": int(d.settings.seed), "similarity": d.similarity, "score": d.score,
              "judge_similarity": d.judge_similarity, "error": d.error}
             for d in drawn
         ]
@@ -421,7 +425,7 @@ def _save_job(job: Job, drawn: list[Drawn], out_dir: Path, png: bool, extra: Map
             "error": failed[0].error if failed else "nothing was drawn",
             "finished_at": _now(),
         }
-    best = max(good, key=lambda d: d.score)
+    best = good[best_index([d.score for d in good])]
     assert best.drawing is not None
     metrics = dict(best.drawing.metrics)
     if best.judge_similarity is not None:
@@ -491,9 +495,9 @@ def run_batch(
         out_dir: output folder; holds the drawings and ``manifest.jsonl``.
         seeds: outputs per row; output ``j`` starts at the row's seed ``+ j * best_of``.
         batch_size: drawings optimised together in one :func:`clipdraw.draw_batch` call.
-        best_of: candidates per output; the one with the highest (judge) similarity is kept.
+        best_of: candidates per output; the one with the best (judge) score is kept.
         judge_model: CLIP model to rank best-of candidates with (e.g. one not optimised
-            against); ``None`` ranks by the drawing's own final similarity.
+            against); ``None`` ranks by the drawings' own scores on fixed views.
         judge_pretrained: the judge's pretrained tag.
         device: torch device for drawing and judging; the pipeline's default when ``None``.
         png: also save a PNG of each drawing.

@@ -117,7 +117,7 @@ def _base_settings(ctx: click.Context, options: Mapping[str, Any]) -> Any:
 @click.option("-k", "--batch-size", default=1, show_default=True, type=click.IntRange(min=1),
               help="Drawings optimised together in one renderer call and CLIP forward.")
 @click.option("--best-of", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Draw N seeds per output and keep the most similar one.")
+              help="Draw N seeds per output and keep the best-scoring one.")
 @click.option("--judge-model", default=None, metavar="MODEL",
               help="CLIP model that ranks --best-of candidates (default: the drawing's own).")
 @click.option("--judge-pretrained", default="openai", show_default=True, metavar="TAG",

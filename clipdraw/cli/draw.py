@@ -33,6 +33,8 @@ Examples:
   clipdraw draw "a boat" --clip-weights ViT-B-32.pt -o boat.svg    # offline, local weights
   clipdraw draw "a boat" --save-every 50 --video boat.mp4 -o boat.svg
   clipdraw draw --from boat.svg --seed 2 -o boat2.svg    # same settings, another seed
+  clipdraw draw "a boat" --best-every 25 --patience 8 --save-last -o boat.svg
+  clipdraw draw "a boat" --best-of 4 -o boat.svg    # seeds 0-3 together, keep the best
 
 \b
 Writes OUT.svg (settings in its <metadata>), OUT.png and OUT.json. Same seed, settings and
@@ -60,6 +62,12 @@ device give the same SVG. Ctrl-C saves the latest drawing and exits with status 
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Take the settings of an earlier drawing (its .svg or .json); options given "
                    "here override them.")
+@click.option("--best-of", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Draw N seeds (--seed, --seed + 1, ...) together and keep the best-scoring "
+                   "one.")
+@click.option("--save-last", is_flag=True,
+              help="With --best-every, also save the drawing after the last step as "
+                   "OUT.last.svg (.png, .json).")
 @click.option("--force", is_flag=True,
               help="Let an interrupted or failed run replace a finished drawing at --output "
                    "(else it is saved as OUT.interrupted.svg).")
@@ -127,6 +135,9 @@ def build_settings(o: dict[str, Any]) -> tuple[Any, Path]:
             check_writable(path, option)
     if o["video"] is not None:
         check_video(o["video"])
+    if o["save_last"] and not settings.best_every:
+        raise click.BadParameter("needs --best-every (else the result is the last drawing)",
+                                 param_hint="--save-last")
     check_device(o["device"])
     try:
         settings.validate()
@@ -134,6 +145,12 @@ def build_settings(o: dict[str, Any]) -> tuple[Any, Path]:
     except OptionError as error:
         raise bad_setting(error) from None
     o["png_scale"] = png_scale(o["png_scale"], resolved.width, resolved.height)
+    from clipdraw.drawing import best_of_settings
+
+    try:
+        o["candidates"] = best_of_settings(settings, o["best_of"])
+    except OptionError as error:
+        raise click.BadParameter(error.problem, param_hint="--best-of") from None
     from clipdraw.models import ModelLoadError, check_model_spec
 
     if settings.uses_clip:
@@ -182,6 +199,7 @@ def run(settings: Any, output: Path, o: dict[str, Any]) -> None:
         FrameSaver,
         VideoRecorder,
         draw_batch,
+        keep_best,
     )
     from clipdraw.models import ModelLoadError
 
@@ -201,11 +219,17 @@ def run(settings: Any, output: Path, o: dict[str, Any]) -> None:
         if partial and not o["force"] and finished(output):
             target = output.with_name(output.stem + ".interrupted.svg")
         png = o["png_path"] if o["png_path"] and target == output else True
-        return drawing.save(target, png=png, png_scale=o["png_scale"])
+        written = drawing.save(target, png=png, png_scale=o["png_scale"])
+        if o["save_last"]:
+            last = drawing.last or drawing  # no scoring yet: the drawing is the last one
+            for kind, path in last.save(target.with_name(target.stem + ".last.svg"),
+                                        png_scale=o["png_scale"]).items():
+                written[f"last {kind}"] = path
+        return written
 
     try:
-        drawing = draw_batch([settings], device=o["device"], callbacks=callbacks,
-                             progress=not quiet)[0]
+        drawing = keep_best(draw_batch(o["candidates"], device=o["device"],
+                                       callbacks=callbacks, progress=not quiet))
     except ModelLoadError as error:
         raise SetupError(str(error)) from None
     except OptionError as error:
@@ -213,15 +237,17 @@ def run(settings: Any, output: Path, o: dict[str, Any]) -> None:
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     except DrawInterrupted as stop:
-        written = save(stop.drawings[0], partial=True)
+        kept = keep_best(stop.drawings)
+        written = save(kept, partial=True)
         steps = stop.drawings[0].metrics.get("steps", 0)
-        click.echo(f"Interrupted after {steps} steps; saved the latest drawing to "
+        click.echo(f"Interrupted after {steps} steps; saved {_which(kept)} to "
                    f"{_names(written)}.", err=True)
         click.get_current_context().exit(EXIT_INTERRUPTED)
     except DrawFailed as failure:
-        written = save(failure.drawings[0], partial=True)
+        kept = keep_best(failure.drawings)
+        written = save(kept, partial=True)
         raise click.ClickException(
-            f"{failure} (saved the latest drawing to {_names(written)})"
+            f"{failure} (saved {_which(kept)} to {_names(written)})"
         ) from None
     finally:
         if video is not None:
@@ -234,8 +260,21 @@ def run(settings: Any, output: Path, o: dict[str, Any]) -> None:
             figures.append(f"CLIP similarity {similarity:.4f}")
         if "psnr" in drawing.metrics:
             figures.append(f"PSNR {drawing.metrics['psnr']:.2f} dB")
+        if "best_step" in drawing.metrics:
+            figures.append(f"best at step {drawing.metrics['best_step']}")
+        if "stopped_at" in drawing.metrics:
+            figures.append("stopped early: no better score in "
+                           f"{drawing.settings.patience} scorings")
+        if "best_of" in drawing.metrics:
+            figures.append(f"best of {drawing.metrics['best_of']} seeds: seed "
+                           f"{drawing.settings.seed}")
         click.echo(f"{', '.join(figures)}; wrote {_names(written)}"
                    + (f", {o['video']}" if video is not None and video.frames else ""))
+
+
+def _which(drawing: Any) -> str:
+    """What a partial save holds, in words."""
+    return "the best drawing so far" if "best_step" in drawing.metrics else "the latest drawing"
 
 
 def _names(written: dict[str, Path]) -> str:
