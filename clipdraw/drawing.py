@@ -54,7 +54,9 @@ class Drawing:
         scene: one canvas (B = 1), detached.
         settings: the resolved settings.
         metrics: ``similarity`` (CLIP, without augmentation), ``loss``, ``steps``, ``psnr`` for
-            a pixel target, ``interrupted`` when the run stopped early (all in the metadata).
+            a pixel target, ``interrupted`` when the run stopped early, ``palette`` (its colours
+            as ``#rrggbb,...``), ``pruned`` and ``reinitialised`` (paths dropped at export and
+            restarted during the run) when asked for (all in the metadata).
         seconds: how long the optimisation took (not in the metadata, which stays the same from
             run to run).
     """
@@ -279,6 +281,7 @@ def draw_batch(
                 figures["interrupted"] = type(error).__name__
             out.append(Drawing(current[b].take_paths(counts[b]), s, figures,
                                seconds=time.perf_counter() - start))
+            _palette_and_pruning(out[-1], optimisation, b, finished=error is None)
         return out
 
     try:
@@ -292,6 +295,23 @@ def draw_batch(
         if bar is not None:
             bar.close()
     return drawings()
+
+
+def _palette_and_pruning(drawing: Drawing, optimisation: Optimisation, b: int, *,
+                         finished: bool) -> None:
+    """Record drawing ``b``'s palette and restarted paths; prune a finished drawing if asked."""
+    from clipdraw.palette import to_hex
+    from clipdraw.prune import prune
+
+    s = drawing.settings
+    if optimisation.palettes[b] is not None:
+        drawing.metrics["palette"] = ",".join(to_hex(optimisation.palettes[b]))
+    if s.reinit_every:
+        drawing.metrics["reinitialised"] = optimisation.reinitialised[b]
+    if s.prune and finished:
+        result = prune(drawing.scene)
+        drawing.scene = result.scene
+        drawing.metrics["pruned"] = result.removed
 
 
 def draw(

@@ -108,6 +108,10 @@ class DrawSettings:
         models, pretrained, clip_weights: the CLIP ensemble.
         seed: the drawing's own random generator (initialisation and views).
         init_svg, freeze_init: start from an SVG's paths (and keep them fixed).
+        palette, palette_image, palette_size, opaque: stroke colours from a palette (given, or
+            learned from an image), strokes kept opaque (:mod:`clipdraw.palette`).
+        prune, reinit_every: drop invisible paths from the result; restart them as random ones
+            every N steps (:mod:`clipdraw.prune`).
     """
 
     prompts: tuple[str, ...] = ()
@@ -145,6 +149,13 @@ class DrawSettings:
     seed: int = 0
     init_svg: str | None = None
     freeze_init: bool = False
+    # palette, monochrome and pruning (issue 13; clipdraw.palette, clipdraw.prune)
+    palette: tuple[str, ...] = ()
+    palette_image: str | None = None
+    palette_size: int = 6
+    opaque: bool = False
+    prune: bool = False
+    reinit_every: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompts", "negatives", "models"):
@@ -158,6 +169,7 @@ class DrawSettings:
             except (TypeError, ValueError):
                 schedule = self.point_lr_schedule  # validate() names it
             object.__setattr__(self, "point_lr_schedule", schedule)
+        object.__setattr__(self, "palette", _tuple(self.palette))
 
     # -- modes and defaults ---------------------------------------------------------------------
     @property
@@ -249,6 +261,10 @@ class DrawSettings:
             path = getattr(s, name)
             if path is not None and not Path(path).is_file():
                 raise SettingsError(OPTION_BY_FIELD[name].key, f"file {path!r} does not exist")
+        if s.palette and s.palette_image is not None:
+            raise SettingsError("palette", "give --palette or --palette-image, not both")
+        if s.palette_image is not None and not Path(s.palette_image).is_file():
+            raise SettingsError("palette_image", f"file {s.palette_image!r} does not exist")
         return self
 
     # -- serialisation --------------------------------------------------------------------------
