@@ -433,7 +433,10 @@ class VideoRecorder:
     def __call__(self, info: StepInfo) -> None:
         if info.step % self.every and info.step != info.iterations:
             return
-        image = _current_drawing(info, self.index).render()
+        self.add_frame(_current_drawing(info, self.index).render())
+
+    def add_frame(self, image: Tensor) -> None:
+        """Add a straight-alpha RGBA image, shape :math:`(4, H, W)`, shown over white."""
         pixels = over_white(image[None])[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5
         self.writer.append_data(pixels.clip(0, 255).astype("uint8"))
         self.frames += 1
