@@ -61,6 +61,9 @@ class Drawing:
             when the best drawing was kept, ``stopped_at`` when patience stopped the run,
             ``interrupted`` when Ctrl-C or an error did, ``best_of`` and ``candidates`` when it
             is the best of several seeds (all in the metadata).
+            a pixel target, ``interrupted`` when the run stopped early, ``palette`` (its colours
+            as ``#rrggbb,...``), ``pruned`` and ``reinitialised`` (paths dropped at export and
+            restarted during the run) when asked for (all in the metadata).
         seconds: how long the optimisation took (not in the metadata, which stays the same from
             run to run).
         last: the drawing after the last step, when this one is the best of the run
@@ -314,6 +317,7 @@ def draw_batch(
                         "best_step": keeper.best_step[b], "score": keeper.best_score[b]}
                 drawing = Drawing(result[b].take_paths(counts[b]), s, best, seconds=seconds,
                                   last=drawing)
+            _palette_and_pruning(drawing, optimisation, b, finished=error is None)
             out.append(drawing)
         return out
 
@@ -328,6 +332,23 @@ def draw_batch(
         if bar is not None:
             bar.close()
     return drawings()
+
+
+def _palette_and_pruning(drawing: Drawing, optimisation: Optimisation, b: int, *,
+                         finished: bool) -> None:
+    """Record drawing ``b``'s palette and restarted paths; prune a finished drawing if asked."""
+    from clipdraw.palette import to_hex
+    from clipdraw.prune import prune
+
+    s = drawing.settings
+    if optimisation.palettes[b] is not None:
+        drawing.metrics["palette"] = ",".join(to_hex(optimisation.palettes[b]))
+    if s.reinit_every:
+        drawing.metrics["reinitialised"] = optimisation.reinitialised[b]
+    if s.prune and finished:
+        result = prune(drawing.scene)
+        drawing.scene = result.scene
+        drawing.metrics["pruned"] = result.removed
 
 
 def draw(
@@ -485,7 +506,10 @@ class VideoRecorder:
     def __call__(self, info: StepInfo) -> None:
         if info.step % self.every and info.step != info.iterations:
             return
-        image = _current_drawing(info, self.index).render()
+        self.add_frame(_current_drawing(info, self.index).render())
+
+    def add_frame(self, image: Tensor) -> None:
+        """Add a straight-alpha RGBA image, shape :math:`(4, H, W)`, shown over white."""
         pixels = over_white(image[None])[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5
         self.writer.append_data(pixels.clip(0, 255).astype("uint8"))
         self.frames += 1

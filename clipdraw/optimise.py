@@ -9,7 +9,9 @@ Each step:
    kornia call (:mod:`clipdraw.augment`) and encode them in one CLIP forward;
 3. per drawing: add up its objectives; backpropagate the sum;
 4. Adam step (one parameter group per drawing and kind: points, widths, stroke and fill
-   colours), then clamp widths to ``[min_width, max_width]`` and colours to ``[0, 1]``;
+   colours, and palette logits), then clamp widths to ``[min_width, max_width]`` and colours to
+   ``[0, 1]`` (alpha to 1 with ``opaque``); every ``reinit_every`` steps, restart invisible
+   paths (:mod:`clipdraw.prune`);
 5. score the drawings due on their fixed views, keep each one's best, stop those out of
    patience (:mod:`clipdraw.best`; only with ``best_every``);
 6. call the callbacks with a :class:`StepInfo`.
@@ -30,6 +32,12 @@ from clipdraw.augment import augment, sample_views
 from clipdraw.best import BestKeeper
 from clipdraw.models import ClipModel
 from clipdraw.objectives import Objective, StepInputs, image_features
+from clipdraw.palette import (
+    PALETTE_SCHEDULE,
+    initial_logits,
+    palette_colours,
+    palette_from_settings,
+)
 from clipdraw.render import WHITE, RenderPlan, over, render
 from clipdraw.render.fusion import has_compiled
 from clipdraw.scene import Scene
@@ -45,6 +53,8 @@ __all__ = [
 ]
 
 _KINDS = ("points", "stroke_width", "stroke_color", "fill_color")
+#: Per-path logits over a drawing's palette, one set per colour kind (see clipdraw.palette).
+_LOGITS = {"stroke_color": "stroke_logits", "fill_color": "fill_logits"}
 #: Runs this long on CUDA let torch.compile fuse the renderer's stages (``compile=None``).
 COMPILE_FROM_ITERATIONS = 100
 #: What callbacks with a ``note`` method are told before a step that compiles.
@@ -226,29 +236,78 @@ class Optimisation:
                      "stroke_color": s.color_lr, "fill_color": s.color_lr}
             groups += [{"params": [self.params[k][b]], "lr": rates[k], "kind": k, "drawing": b}
                        for k in _KINDS]
+        self._init_colours(groups)
         self.optimiser = torch.optim.Adam(groups)
+        #: per drawing, how many paths ``reinit_every`` restarted
+        self.reinitialised = [0] * batch
+
+    def _init_colours(self, groups: list[dict]) -> None:
+        """Palettes (with their logits' parameter groups) and opaque starting colours."""
+        #: per drawing, its palette :math:`(K, 3)` (``None``: free colours)
+        self.palettes = [None if p is None else p.to(self.base.points)
+                         for p in map(palette_from_settings, self.settings)]
+        self.logits: dict[str, dict[int, Tensor]] = {kind: {} for kind in _LOGITS.values()}
+        with torch.no_grad():
+            for b, (s, palette) in enumerate(zip(self.settings, self.palettes)):
+                for kind in _LOGITS:
+                    if s.opaque:
+                        self.params[kind][b][self.trainable[b], 3] = 1
+                    if palette is None:
+                        continue
+                    logits = initial_logits(self.params[kind][b].detach(), palette)
+                    self.logits[_LOGITS[kind]][b] = logits.requires_grad_(True)
+                    groups.append({"params": [logits], "drawing": b, "kind": _LOGITS[kind],
+                                   "lr": s.color_lr * PALETTE_SCHEDULE.logit_lr_scale})
 
     # -- pieces of a step (public so scripts/bench_pipeline.py can time them) --------------------
     def scene(self, *, detach: bool = False) -> Scene:
-        """The current drawing; ``detach=True`` also clamps it (valid even mid-step)."""
-        fields = {k: torch.stack(self.params[k]) for k in _KINDS}
+        """The current drawing; ``detach=True`` also clamps it (valid even mid-step) and gives
+        palette drawings their chosen colours."""
+        fields = {k: torch.stack([self.colours(k, b, detach) for b in range(len(v))])
+                  if k in _LOGITS else torch.stack(v) for k, v in self.params.items()}
         if detach:
             fields = self.clamped({k: v.detach() for k, v in fields.items()})
         return self.base.replace(**fields)
 
+    def colours(self, kind: str, b: int, chosen: bool = False) -> Tensor:
+        """Drawing ``b``'s ``stroke_color`` or ``fill_color``, RGB from its palette if it has one
+        (the chosen colours with ``chosen``, else as the schedule says at this step).
+
+        Shape:
+            - Output: :math:`(N, 4)`
+        """
+        colour = self.params[kind][b]
+        palette = self.palettes[b]
+        if palette is None:
+            return colour
+        step = self.step_count
+        hard = chosen or PALETTE_SCHEDULE.hard(step, self.iterations)
+        rgb = palette_colours(self.logits[_LOGITS[kind]][b], palette,
+                              PALETTE_SCHEDULE.temperature(step, self.iterations), hard)
+        rgb = torch.where(self.trainable[b, :, None], rgb, colour[:, :3])  # frozen: as given
+        return torch.cat([rgb, colour[:, 3:]], dim=-1)
+
     def clamped(self, fields: dict[str, Tensor]) -> dict[str, Tensor]:
         """``fields`` with the widths of trainable paths in ``[min_width, max_width]`` and the
-        colours in ``[0, 1]``: the one clamp, after each step and on every snapshot."""
+        colours in ``[0, 1]`` (alpha 1 with ``opaque``): the one clamp, after each step and on
+        every snapshot."""
         width = fields["stroke_width"]
         low, high = (
             torch.tensor([getattr(s, name) for s in self.settings], device=width.device,
                          dtype=width.dtype)[:, None]
             for name in ("min_width", "max_width")
         )
+        opaque = self.trainable & torch.tensor([s.opaque for s in self.settings],
+                                               device=width.device)[:, None]
+        alpha_floor = opaque[..., None] & (torch.arange(4, device=width.device) == 3)
+
+        def colour(value: Tensor) -> Tensor:
+            return torch.where(alpha_floor, 1.0, value.clamp(0, 1))
+
         return {**fields,
                 "stroke_width": torch.where(self.trainable, width.clamp(low, high), width),
-                "stroke_color": fields["stroke_color"].clamp(0, 1),
-                "fill_color": fields["fill_color"].clamp(0, 1)}
+                "stroke_color": colour(fields["stroke_color"]),
+                "fill_color": colour(fields["fill_color"])}
 
     def render(self, scene: Scene) -> Tensor:
         """RGB canvases over white, shape :math:`(B, 3, H, W)`."""
@@ -344,6 +403,59 @@ class Optimisation:
         total.backward()
         self.apply_step()
         self.step_count += 1
+        if self.step_count < self.iterations:
+            for b, s in enumerate(self.settings):
+                if s.reinit_every and self.step_count % s.reinit_every == 0:
+                    self.reinitialise(b)
+
+    @torch.no_grad()
+    def reinitialise(self, b: int) -> int:
+        """Restart drawing ``b``'s trainable paths that change no pixel (see
+        :func:`clipdraw.prune.invisible_paths`) as new random paths drawn from its own
+        generator, their optimiser state reset. Returns how many were restarted."""
+        from clipdraw.initialise import random_scene
+        from clipdraw.prune import invisible_paths
+
+        scene = self.scene(detach=True)[b]
+        alone = torch.ones_like(self.trainable[b])
+        alone[1:] = scene.compound[0, 1:] != scene.compound[0, :-1]
+        alone[:-1] &= scene.compound[0, :-1] != scene.compound[0, 1:]
+        rows = (invisible_paths(scene)[0] & self.trainable[b] & alone).nonzero()[:, 0]
+        if not len(rows):
+            return 0
+        fresh = random_scene(self.settings[b], self.generators[b], paths=len(rows),
+                             device=scene.device, dtype=scene.points.dtype)
+        slots = self.base.points.shape[2]
+        if fresh.points.shape[2] > slots:
+            raise ValueError("cannot restart paths with more segments than the drawing holds")
+        fresh = fresh.replace(points=torch.nn.functional.pad(
+            fresh.points, (0, 0, 0, slots - fresh.points.shape[2])))
+        changes = {}
+        for name, value in vars(self.base).items():
+            if isinstance(value, Tensor) and name not in (*_KINDS, "compound", "background"):
+                value = value.clone()
+                value[b, rows] = getattr(fresh, name)[0]
+                changes[name] = value
+        self.base = self.base.replace(**changes)
+        for kind in _KINDS:
+            self._restart(self.params[kind][b], rows, getattr(fresh, kind)[0])
+        if self.settings[b].opaque:
+            for kind in _LOGITS:
+                self.params[kind][b][rows, 3] = 1
+        palette = self.palettes[b]
+        if palette is not None:
+            for kind, name in _LOGITS.items():
+                self._restart(self.logits[name][b], rows,
+                              initial_logits(getattr(fresh, kind)[0], palette))
+        self.reinitialised[b] += len(rows)
+        return len(rows)
+
+    def _restart(self, param: Tensor, rows: Tensor, value: Tensor) -> None:
+        """Set ``param[rows]`` to ``value`` and forget Adam's moments of those rows."""
+        param[rows] = value.to(param)
+        for moment in self.optimiser.state.get(param, {}).values():
+            if isinstance(moment, Tensor) and moment.shape == param.shape:
+                moment[rows] = 0
 
     def run(self, callbacks: Sequence[Callback] = ()) -> None:
         """Step until ``iterations`` are done, calling ``callbacks`` after each step.

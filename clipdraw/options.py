@@ -521,6 +521,40 @@ _width = Number(minimum=0, maximum=LIMITS["stroke_width"], open_minimum=True)
 _side = Number(integer=True, minimum=1, maximum=LIMITS["canvas_side"])
 _file = Text(metavar="FILE")
 
+# -- palette, monochrome and pruning (issue 13) --
+@dataclass(frozen=True)
+class PaletteColours(ValueType):
+    """Opaque colours (``#rgb``, ``#rrggbb`` or CSS names), stored as ``"#rrggbb"``."""
+
+    metavar: str = "#RGB,..."
+
+    def convert(self, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,|\s]+", value.strip()) if part]
+        items = _items(value)
+        if not items or len(items) > LIMITS["texts"]:
+            raise ValueError(f"expected 1 to {LIMITS['texts']:g} colours, got {_show(value)}")
+        colours = []
+        for item in items:
+            rgba = parse_color(item) if isinstance(item, str) else (None,) * 4
+            if rgba[3] != 1:
+                raise ValueError(f"expected opaque colours such as #e63946 (alpha is "
+                                 f"optimised apart), got {_show(item)}")
+            colours.append("#" + "".join(f"{round(c * 255):02x}" for c in rgba[:3]))
+        return tuple(colours)
+
+    def check(self, value: Any) -> None:
+        if len(value) > LIMITS["texts"]:
+            raise ValueError(f"more than {LIMITS['texts']:g} colours")
+        for colour in value:
+            if not (isinstance(colour, str) and re.fullmatch(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?",
+                                                             colour)):
+                raise ValueError(f"expected colours as #rrggbb, got {_show(colour)}")
+
+    def describe(self) -> str:
+        return "colours"
+
+
 #: Every drawing option, in the order ``--help`` lists them.
 OPTIONS: tuple[Option, ...] = (
     Option("prompts", Texts(weighted=True), "Text prompts the drawing should match; "
@@ -624,6 +658,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("patience", Number(integer=True, minimum=0, maximum=LIMITS["iterations"]),
            "Stop after this many scorings in a row without a better score (0: never; needs "
            "--best-every).", flags=("--patience",)),
+    # -- palette, monochrome and pruning (issue 13) --
+    Option("palette", PaletteColours(), "Stroke colours come only from these (e.g. "
+           "'#000,#e63946'); alpha stays optimised.", flags=("--palette",)),
+    Option("palette_image", _file, "Learn the palette from this image (k-means in RGB, "
+           "seeded by --seed).", flags=("--palette-image",)),
+    Option("palette_size", Number(integer=True, minimum=1, maximum=LIMITS["texts"]),
+           "Colours learned from --palette-image.", flags=("--palette-size",)),
+    Option("opaque", Flag(), "Keep every stroke fully opaque (alpha 1).", flags=("--opaque",)),
+    Option("prune", Flag(), "Drop paths that change no pixel by more than 0.5/255 from the "
+           "saved drawing (counted in its metadata).", flags=("--prune",)),
+    Option("reinit_every", Number(integer=True, minimum=1, maximum=LIMITS["iterations"]),
+           "Every N steps, restart the paths that change no pixel as new random ones.",
+           flags=("--reinit-every",)),
 )
 
 OPTION_BY_KEY: Mapping[str, Option] = {o.key: o for o in OPTIONS}

@@ -74,4 +74,8 @@ NOTEBOOK = Preset(
 #: Every preset, by name.
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     NOTEBOOK,
+    Preset("monochrome", "Black, opaque strokes of one fixed width (1.5), as CLIPasso and "
+           "SVGRender draw sketches.",
+           {"palette": ("#000000",), "opaque": True, "stroke_width": 1.5, "min_width": 1.5,
+            "max_width": 1.5, "width_lr": 0.0}),
 )}

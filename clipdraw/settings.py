@@ -114,6 +114,10 @@ class DrawSettings:
             std, and prefilter views of canvases larger than the model's input; ``None``: on.
         best_every, patience: keep the best-scoring drawing, scored every ``best_every`` steps,
             and stop after ``patience`` scorings without improvement (:mod:`clipdraw.best`).
+        palette, palette_image, palette_size, opaque: stroke colours from a palette (given, or
+            learned from an image), strokes kept opaque (:mod:`clipdraw.palette`).
+        prune, reinit_every: drop invisible paths from the result; restart them as random ones
+            every N steps (:mod:`clipdraw.prune`).
     """
 
     prompts: tuple[str, ...] = ()
@@ -158,6 +162,13 @@ class DrawSettings:
     # keeping the best drawing and early stop (clipdraw/best.py)
     best_every: int = 0
     patience: int = 0
+    # palette, monochrome and pruning (issue 13; clipdraw.palette, clipdraw.prune)
+    palette: tuple[str, ...] = ()
+    palette_image: str | None = None
+    palette_size: int = 6
+    opaque: bool = False
+    prune: bool = False
+    reinit_every: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompts", "negatives", "models"):
@@ -171,6 +182,7 @@ class DrawSettings:
             except (TypeError, ValueError):
                 schedule = self.point_lr_schedule  # validate() names it
             object.__setattr__(self, "point_lr_schedule", schedule)
+        object.__setattr__(self, "palette", _tuple(self.palette))
 
     # -- modes and defaults ---------------------------------------------------------------------
     @property
@@ -282,6 +294,10 @@ class DrawSettings:
             path = getattr(s, name)
             if path is not None and not Path(path).is_file():
                 raise SettingsError(OPTION_BY_FIELD[name].key, f"file {path!r} does not exist")
+        if s.palette and s.palette_image is not None:
+            raise SettingsError("palette", "give --palette or --palette-image, not both")
+        if s.palette_image is not None and not Path(s.palette_image).is_file():
+            raise SettingsError("palette_image", f"file {s.palette_image!r} does not exist")
         return self
 
     # -- serialisation --------------------------------------------------------------------------

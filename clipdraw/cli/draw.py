@@ -35,6 +35,7 @@ Examples:
   clipdraw draw --from boat.svg --seed 2 -o boat2.svg    # same settings, another seed
   clipdraw draw "a boat" --best-every 25 --patience 8 --save-last -o boat.svg
   clipdraw draw "a boat" --best-of 4 -o boat.svg    # seeds 0-3 together, keep the best
+  clipdraw draw "a boat" --palette "#000,#e63946" --prune --replay boat.gif -o boat.svg
 
 \b
 Writes OUT.svg (settings in its <metadata>), OUT.png and OUT.json. Same seed, settings and
@@ -59,6 +60,8 @@ device give the same SVG. Ctrl-C saves the latest drawing and exits with status 
               help="Write the progress as .mp4 (needs the 'video' extra) or .gif.")
 @click.option("--video-every", default=10, show_default=True, type=click.IntRange(min=1),
               help="One video frame every N steps.")
+@click.option("--replay", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a video (.mp4 or .gif) that draws the finished strokes one by one.")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Take the settings of an earlier drawing (its .svg or .json); options given "
                    "here override them.")
@@ -130,7 +133,7 @@ def build_settings(o: dict[str, Any]) -> tuple[Any, Path]:
     if output.suffix.lower() != ".svg":
         raise click.BadParameter("must end in .svg", param_hint="--output")
     for path, option in ((output, "--output"), (o["png_path"], "--png"),
-                         (o["video"], "--video")):
+                         (o["video"], "--video"), (o.get("replay"), "--replay")):
         if path is not None:
             check_writable(path, option)
     if o["video"] is not None:
@@ -138,6 +141,8 @@ def build_settings(o: dict[str, Any]) -> tuple[Any, Path]:
     if o["save_last"] and not settings.best_every:
         raise click.BadParameter("needs --best-every (else the result is the last drawing)",
                                  param_hint="--save-last")
+    if o.get("replay") is not None:
+        check_video(o["replay"], "--replay")
     check_device(o["device"])
     try:
         settings.validate()
@@ -164,18 +169,18 @@ def build_settings(o: dict[str, Any]) -> tuple[Any, Path]:
     return settings, output
 
 
-def check_video(path: Path) -> None:
+def check_video(path: Path, option: str = "--video") -> None:
     """The video's format is known and its writer installed."""
     suffix = path.suffix.lower()
     if suffix not in VIDEO_SUFFIXES:
-        raise click.BadParameter("must end in .mp4 or .gif", param_hint="--video")
+        raise click.BadParameter("must end in .mp4 or .gif", param_hint=option)
     if suffix != ".gif":
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
             raise click.BadParameter(
                 f"writing {suffix} needs ffmpeg: pip install 'clipdraw[video]', or use .gif",
-                param_hint="--video") from None
+                param_hint=option) from None
 
 
 def finished(svg: Path) -> bool:
@@ -253,6 +258,11 @@ def run(settings: Any, output: Path, o: dict[str, Any]) -> None:
         if video is not None:
             video.close()
     written = save(drawing)
+    if o.get("replay") is not None:
+        from clipdraw.replay import save_replay
+
+        save_replay(drawing.scene, o["replay"])
+        written["replay"] = o["replay"]
     if not quiet:
         similarity = drawing.metrics.get("similarity")
         figures = [f"{drawing.metrics['steps']} steps"]
